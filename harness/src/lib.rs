@@ -1,0 +1,2 @@
+//! shakedown: the chaos-testing engine.
+#![forbid(unsafe_code)]
