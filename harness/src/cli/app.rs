@@ -1,0 +1,173 @@
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::image::ImageRecipe;
+use crate::suite::Suite;
+
+/// A future serving a reference service until it fails.
+pub type ReferenceFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+/// Starts a bundled reference service by name with its arguments (`None`: unknown name).
+pub type ReferenceServices = fn(&str, Vec<String>) -> Option<ReferenceFuture>;
+
+/// The `shakedown` command, with the suites and images a binary registers.
+///
+/// ```no_run
+/// use shakedown::cli::App;
+/// fn main() -> std::process::ExitCode {
+///     App::new().main()
+/// }
+/// ```
+pub struct App {
+    pub(crate) suites: Vec<Box<dyn Suite>>,
+    pub(crate) images: Vec<ImageRecipe>,
+    pub(crate) reference: Option<ReferenceServices>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field(
+                "suites",
+                &self.suites.iter().map(|s| s.name()).collect::<Vec<_>>(),
+            )
+            .field("images", &self.images)
+            .finish()
+    }
+}
+
+impl Default for App {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl App {
+    /// A command with no suites yet; the runtime image is always known.
+    pub fn new() -> Self {
+        App {
+            suites: Vec::new(),
+            images: vec![crate::image::RUNTIME],
+            reference: None,
+        }
+    }
+
+    /// Registers a suite (and the images it needs).
+    pub fn suite(mut self, suite: impl Suite + 'static) -> Self {
+        for img in suite.images() {
+            if !self.images.contains(&img) {
+                self.images.push(img);
+            }
+        }
+        self.suites.push(Box::new(suite));
+        self
+    }
+
+    /// Registers the bundled reference services (run inside containers as `shakedown reference NAME`).
+    pub fn reference_services(mut self, f: ReferenceServices) -> Self {
+        self.reference = Some(f);
+        self
+    }
+
+    /// Parses the command line, runs, and returns the exit code: 0 on success, 1 when a suite
+    /// did not get its expected verdict, 2 on bad input or an environment problem.
+    pub fn main(self) -> ExitCode {
+        let cli = match Cli::try_parse() {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = e.print();
+                return if e.use_stderr() {
+                    ExitCode::from(2)
+                } else {
+                    ExitCode::SUCCESS
+                };
+            }
+        };
+        let rt = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("error: could not start the async runtime: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let code = rt.block_on(super::commands::dispatch(&self, cli.command));
+        rt.shutdown_timeout(std::time::Duration::from_secs(5));
+        code
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "shakedown",
+    version,
+    about = "Chaos tests against real systems in containers: inject the failures that break distributed systems and check what the system did."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run suites against the reference systems and write a report.
+    Run {
+        /// Suites to run (default: all; see `shakedown list`).
+        suites: Vec<String>,
+        /// Which reference variant to run.
+        #[arg(long, value_enum, default_value_t = VariantArg::All)]
+        variant: VariantArg,
+        /// Seed for fake data and workload choices (default: $SHAKEDOWN_SEED, else 1).
+        #[arg(long, env = "SHAKEDOWN_SEED", default_value_t = 1)]
+        seed: u64,
+        /// Where to write the report.
+        #[arg(long, default_value = "shakedown-report")]
+        out: PathBuf,
+    },
+    /// List the suites.
+    List,
+    /// Build or inspect the images the suites need.
+    Images {
+        #[command(subcommand)]
+        action: ImagesAction,
+    },
+    /// Remove containers and networks left behind by killed runs.
+    Clean {
+        /// Remove every shakedown container and network, even those of runs still going.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Serve a bundled reference service (used inside containers).
+    #[command(hide = true)]
+    Reference {
+        /// The service's name.
+        service: String,
+        /// Its arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ImagesAction {
+    /// Build every image that is missing or stale (all of them with --force).
+    Build {
+        /// Rebuild even current images.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show whether each image is present and current.
+    Status,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum VariantArg {
+    Naive,
+    Hardened,
+    All,
+}

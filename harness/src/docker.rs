@@ -1,0 +1,215 @@
+//! The Docker engine: the client, the labels every run puts on what it starts, and the sweep that
+//! removes what a killed run left behind.
+//!
+//! Every container and network a run creates carries [`RUN_LABEL`] (the run id) and
+//! [`OWNER_LABEL`] (`<pid>:<process start time>` of the process that created it). The sweep
+//! removes only resources whose owner process is gone, so parallel test processes never remove
+//! each other's containers; `shakedown clean --all` removes every labelled resource.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use testcontainers::bollard::query_parameters::{
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, RemoveContainerOptionsBuilder,
+};
+use testcontainers::bollard::Docker;
+
+use crate::error::{Error, Result};
+
+/// Label carrying the run id, on every container and network shakedown starts.
+pub const RUN_LABEL: &str = "dev.shakedown.run";
+/// Label carrying `<pid>:<start time>` of the process that owns the resource.
+pub const OWNER_LABEL: &str = "dev.shakedown.owner";
+
+/// A Docker client that has answered a ping.
+///
+/// Uses the same engine resolution as testcontainers (`DOCKER_HOST`, then the usual sockets).
+pub async fn client() -> Result<Docker> {
+    let docker = testcontainers::core::client::docker_client_instance()
+        .await
+        .map_err(|e| Error::DockerUnreachable {
+            detail: e.to_string(),
+        })?;
+    ping(&docker).await?;
+    Ok(docker)
+}
+
+/// A fresh client not tied to testcontainers' shared one; for use on a private runtime (drop paths).
+pub(crate) fn standalone_client() -> Result<Docker> {
+    Docker::connect_with_defaults().map_err(|e| Error::DockerUnreachable {
+        detail: e.to_string(),
+    })
+}
+
+pub(crate) async fn ping(docker: &Docker) -> Result<()> {
+    match tokio::time::timeout(Duration::from_secs(10), docker.ping()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(Error::DockerUnreachable {
+            detail: e.to_string(),
+        }),
+        Err(_) => Err(Error::DockerUnreachable {
+            detail: "no answer to a ping within 10s".into(),
+        }),
+    }
+}
+
+/// `<pid>:<start time in clock ticks since boot>` of this process.
+pub fn owner_token() -> String {
+    let pid = std::process::id();
+    format!("{pid}:{}", process_start_time(pid).unwrap_or(0))
+}
+
+fn process_start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 2 (comm) may hold spaces and parentheses: split after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    // `rest` starts at field 3; start time is field 22.
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Whether the process named by an owner token is still running on this host.
+pub fn owner_alive(token: &str) -> bool {
+    let Some((pid, start)) = token.split_once(':') else {
+        return false;
+    };
+    let (Ok(pid), Ok(start)) = (pid.parse::<u32>(), start.parse::<u64>()) else {
+        return false;
+    };
+    process_start_time(pid) == Some(start)
+}
+
+/// Which labelled resources a sweep removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SweepScope {
+    /// Only those whose owning process has exited (safe while other runs are going on).
+    Orphaned,
+    /// Every resource carrying [`RUN_LABEL`].
+    All,
+    /// Every resource of one run, whatever its owner.
+    Run(&'static str),
+}
+
+/// What a sweep removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SweepSummary {
+    /// Containers removed.
+    pub containers: usize,
+    /// Networks removed.
+    pub networks: usize,
+}
+
+/// Removes labelled containers, then labelled networks, within `scope`.
+pub async fn sweep(docker: &Docker, scope: SweepScope) -> Result<SweepSummary> {
+    sweep_run(docker, scope, None).await
+}
+
+/// Removes every container and network of run `run_id`.
+pub(crate) async fn sweep_run_id(docker: &Docker, run_id: &str) -> Result<SweepSummary> {
+    sweep_run(docker, SweepScope::All, Some(run_id)).await
+}
+
+async fn sweep_run(docker: &Docker, scope: SweepScope, run: Option<&str>) -> Result<SweepSummary> {
+    let run = run.or(match scope {
+        SweepScope::Run(r) => Some(r),
+        _ => None,
+    });
+    let label = match run {
+        Some(run) => format!("{RUN_LABEL}={run}"),
+        None => RUN_LABEL.to_string(),
+    };
+    let filters: HashMap<&str, Vec<String>> = HashMap::from([("label", vec![label])]);
+    let doomed = |labels: Option<&HashMap<String, String>>| match scope {
+        SweepScope::Orphaned => labels
+            .and_then(|l| l.get(OWNER_LABEL))
+            .is_none_or(|owner| !owner_alive(owner)),
+        _ => true,
+    };
+
+    let mut summary = SweepSummary::default();
+    let containers = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::new()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|source| Error::Docker {
+            action: "list containers labelled",
+            subject: RUN_LABEL.into(),
+            source,
+        })?;
+    for c in containers {
+        if !doomed(c.labels.as_ref()) {
+            continue;
+        }
+        let Some(id) = c.id else { continue };
+        let opts = RemoveContainerOptionsBuilder::new()
+            .force(true)
+            .v(true)
+            .build();
+        match docker.remove_container(&id, Some(opts)).await {
+            Ok(()) => summary.containers += 1,
+            Err(e) if is_not_found(&e) => {}
+            Err(source) => {
+                return Err(Error::Docker {
+                    action: "remove container",
+                    subject: id,
+                    source,
+                })
+            }
+        }
+    }
+
+    let networks = docker
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::new().filters(&filters).build(),
+        ))
+        .await
+        .map_err(|source| Error::Docker {
+            action: "list networks labelled",
+            subject: RUN_LABEL.into(),
+            source,
+        })?;
+    for n in networks {
+        if !doomed(n.labels.as_ref()) {
+            continue;
+        }
+        let Some(name) = n.name else { continue };
+        match docker.remove_network(&name).await {
+            Ok(()) => summary.networks += 1,
+            Err(e) if is_not_found(&e) => {}
+            Err(source) => {
+                return Err(Error::Docker {
+                    action: "remove network",
+                    subject: name,
+                    source,
+                })
+            }
+        }
+    }
+    Ok(summary)
+}
+
+pub(crate) fn is_not_found(e: &testcontainers::bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        testcontainers::bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_process_is_alive_and_a_made_up_one_is_not() {
+        assert!(owner_alive(&owner_token()));
+        assert!(!owner_alive("4194304:1"));
+        assert!(!owner_alive(&format!("{}:1", std::process::id())));
+        assert!(!owner_alive("garbage"));
+    }
+}

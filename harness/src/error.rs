@@ -1,0 +1,122 @@
+//! The harness's error type: every variant names its subject and says how to fix it.
+
+use std::time::Duration;
+
+/// Result with [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the harness.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The Docker engine did not answer.
+    #[error(
+        "cannot reach the Docker engine ({detail}); start it (`systemctl start docker` or `dockerd &`) \
+         or point DOCKER_HOST at a running one"
+    )]
+    DockerUnreachable {
+        /// What the client reported.
+        detail: String,
+    },
+    /// An image a run needs is not present (or not current) and building it was not allowed.
+    #[error(
+        "image `{image}` is {state}; build it with `shakedown images build` (or `just images`)"
+    )]
+    ImageMissing {
+        /// `repository:tag`.
+        image: String,
+        /// `missing` or `stale (built from an older recipe)`.
+        state: String,
+    },
+    /// Building an image failed.
+    #[error("building image `{image}` failed: {detail}\n(run `shakedown images build` to retry and see the whole build log)")]
+    ImageBuild {
+        /// `repository:tag`.
+        image: String,
+        /// The last lines of the build output, or the cause.
+        detail: String,
+    },
+    /// A Docker API call failed.
+    #[error("docker could not {action} `{subject}`: {source}")]
+    Docker {
+        /// What was being done (`create network`, `kill container` …).
+        action: &'static str,
+        /// The network, container or image concerned.
+        subject: String,
+        /// The engine's answer.
+        #[source]
+        source: testcontainers::bollard::errors::Error,
+    },
+    /// Starting or driving a container through testcontainers failed.
+    #[error("node `{node}`: could not {action}: {source}")]
+    Container {
+        /// The node's name in its topology.
+        node: String,
+        /// What was being done.
+        action: &'static str,
+        /// The testcontainers error.
+        #[source]
+        source: testcontainers::TestcontainersError,
+    },
+    /// A node did not pass its readiness check in time.
+    #[error("node `{node}` was not ready after {timeout:?}: {detail} (its logs: `docker logs {container}`)")]
+    NotReady {
+        /// The node's name.
+        node: String,
+        /// Its container name.
+        container: String,
+        /// How long the harness waited.
+        timeout: Duration,
+        /// The last failed check.
+        detail: String,
+    },
+    /// A command run inside a node exited non-zero.
+    #[error("`{command}` in node `{node}` exited with {code}: {stderr}")]
+    Exec {
+        /// The node's name.
+        node: String,
+        /// The command line.
+        command: String,
+        /// Its exit code (-1 when unknown).
+        code: i64,
+        /// What it wrote to stderr (trimmed).
+        stderr: String,
+    },
+    /// A local I/O operation failed.
+    #[error("could not {action}: {source}")]
+    Io {
+        /// What was being done, with the path.
+        action: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A value given by the caller is out of range or malformed.
+    #[error("invalid {what}: {detail}")]
+    InvalidInput {
+        /// What was wrong (`seed`, `suite name` …).
+        what: &'static str,
+        /// Why, and what is accepted.
+        detail: String,
+    },
+    /// A history broke the client protocol (a completion with no open invocation …).
+    #[error("invalid history: {0}")]
+    History(String),
+    /// A waited-for condition did not hold in time.
+    #[error("timed out after {timeout:?} waiting for {what}")]
+    Timeout {
+        /// The condition.
+        what: String,
+        /// How long was waited.
+        timeout: Duration,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(action: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            action: action.into(),
+            source,
+        }
+    }
+}

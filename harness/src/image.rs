@@ -1,0 +1,398 @@
+//! Images built from the project's own recipes, never pulled.
+//!
+//! Each [`ImageRecipe`] is a Dockerfile plus the files it copies, embedded in the binary. An
+//! image carries the label [`RECIPE_LABEL`] with the hash of its recipe; [`ensure`] checks every
+//! image a run needs before any container starts (a missing image must never turn into a pull),
+//! and builds what is missing or stale under a file lock, so parallel test processes build once.
+//!
+//! The Dockerfiles build `FROM` the build argument `BASE`. The base is, in order: the image named
+//! by `SHAKEDOWN_BASE_IMAGE`; `debian:bookworm-slim` if present locally or if it can be pulled;
+//! otherwise `shakedown/debian-base:bookworm`, bootstrapped with debootstrap from the Debian
+//! mirror the machine's apt uses (`ci/images/bootstrap-base.sh`, embedded here too).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use sha2::{Digest, Sha256};
+use testcontainers::bollard::Docker;
+
+use crate::error::{Error, Result};
+
+/// Label holding the hash of the recipe an image was built from.
+pub const RECIPE_LABEL: &str = "dev.shakedown.recipe";
+/// The official Debian base the recipes are written against.
+pub const OFFICIAL_BASE: &str = "debian:bookworm-slim";
+/// The base bootstrapped locally when the official one cannot be had.
+pub const BOOTSTRAP_BASE: &str = "shakedown/debian-base:bookworm";
+const BOOTSTRAP_SCRIPT: &str = include_str!("../../ci/images/bootstrap-base.sh");
+
+/// A Dockerfile and the files it `COPY`s, identified by `repository:tag`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageRecipe {
+    /// A short role name (`postgres`, `runtime`).
+    pub role: &'static str,
+    /// Image repository, e.g. `shakedown/postgres`.
+    pub repository: &'static str,
+    /// Image tag, e.g. `15`.
+    pub tag: &'static str,
+    /// The Dockerfile's text.
+    pub dockerfile: &'static str,
+    /// Other files of the build context: `(file name, contents)`.
+    pub files: &'static [(&'static str, &'static str)],
+}
+
+/// The runtime role: a Debian userland with libfaketime and CA certificates, for services under
+/// test (their binaries are copied in at start) and for the fault proxy.
+pub const RUNTIME: ImageRecipe = ImageRecipe {
+    role: "runtime",
+    repository: "shakedown/runtime",
+    tag: "bookworm",
+    dockerfile: include_str!("../../ci/images/runtime/Dockerfile"),
+    files: &[],
+};
+
+impl ImageRecipe {
+    /// `repository:tag`.
+    pub fn reference(&self) -> String {
+        format!("{}:{}", self.repository, self.tag)
+    }
+
+    /// Hex SHA-256 over the Dockerfile and every context file (name and contents).
+    pub fn recipe_hash(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(b"Dockerfile\0");
+        h.update(self.dockerfile.as_bytes());
+        for (name, body) in self.files {
+            h.update(b"\0");
+            h.update(name.as_bytes());
+            h.update(b"\0");
+            h.update(body.as_bytes());
+        }
+        hex::encode(&h.finalize()[..16])
+    }
+}
+
+/// Whether an image is there and built from the current recipe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageState {
+    /// Present, built from this recipe.
+    Current,
+    /// Present, but built from another recipe (or by hand).
+    Stale,
+    /// Not present.
+    Missing,
+}
+
+impl std::fmt::Display for ImageState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ImageState::Current => "current",
+            ImageState::Stale => "stale (built from an older recipe)",
+            ImageState::Missing => "missing",
+        })
+    }
+}
+
+/// The state of one recipe's image.
+pub async fn status(docker: &Docker, recipe: &ImageRecipe) -> Result<ImageState> {
+    match docker.inspect_image(&recipe.reference()).await {
+        Ok(img) => {
+            let label = img
+                .config
+                .and_then(|c| c.labels)
+                .and_then(|l| l.get(RECIPE_LABEL).cloned());
+            Ok(if label.as_deref() == Some(recipe.recipe_hash().as_str()) {
+                ImageState::Current
+            } else {
+                ImageState::Stale
+            })
+        }
+        Err(e) if crate::docker::is_not_found(&e) => Ok(ImageState::Missing),
+        Err(source) => Err(Error::Docker {
+            action: "inspect image",
+            subject: recipe.reference(),
+            source,
+        }),
+    }
+}
+
+/// What [`ensure`] may do about an image that is missing or stale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildPolicy {
+    /// Build it (the default; `SHAKEDOWN_IMAGES=check` turns it into [`BuildPolicy::Never`]).
+    IfNeeded,
+    /// Fail with the command that builds it.
+    Never,
+    /// Rebuild every image even if current.
+    Always,
+}
+
+impl BuildPolicy {
+    /// [`BuildPolicy::Never`] when `SHAKEDOWN_IMAGES=check`, else [`BuildPolicy::IfNeeded`].
+    pub fn from_env() -> Self {
+        match std::env::var("SHAKEDOWN_IMAGES").as_deref() {
+            Ok("check") => BuildPolicy::Never,
+            _ => BuildPolicy::IfNeeded,
+        }
+    }
+}
+
+/// Makes sure every recipe's image exists and is current, building what is not (per `policy`).
+///
+/// Call this before starting any container: a missing image then never reaches testcontainers,
+/// which would try to pull it. Progress goes to stderr.
+pub async fn ensure(recipes: &[ImageRecipe], policy: BuildPolicy) -> Result<()> {
+    let docker = crate::docker::client().await?;
+    let mut todo = Vec::new();
+    for r in recipes {
+        let state = status(&docker, r).await?;
+        if policy == BuildPolicy::Always || state != ImageState::Current {
+            if policy == BuildPolicy::Never {
+                return Err(Error::ImageMissing {
+                    image: r.reference(),
+                    state: state.to_string(),
+                });
+            }
+            todo.push(*r);
+        }
+    }
+    if todo.is_empty() {
+        return Ok(());
+    }
+    // One builder at a time across processes; whoever waited re-checks before building.
+    let _lock = lock_builds().await?;
+    let mut base: Option<String> = None;
+    for r in todo {
+        if policy != BuildPolicy::Always && status(&docker, &r).await? == ImageState::Current {
+            continue;
+        }
+        let base = match &base {
+            Some(b) => b.clone(),
+            None => base.insert(resolve_base(&docker).await?).clone(),
+        };
+        build(&r, &base).await?;
+    }
+    Ok(())
+}
+
+async fn lock_builds() -> Result<std::fs::File> {
+    let path = std::env::temp_dir().join("shakedown-images.lock");
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(format!("open lock file {}", path.display()), e))?;
+        if file.try_lock().is_err() {
+            eprintln!("shakedown: waiting for another process to finish building images …");
+            file.lock()
+                .map_err(|e| Error::io(format!("lock {}", path.display()), e))?;
+        }
+        Ok(file)
+    })
+    .await
+    .map_err(|e| Error::io("wait for the image lock", std::io::Error::other(e)))?
+}
+
+async fn image_exists(docker: &Docker, reference: &str) -> Result<bool> {
+    match docker.inspect_image(reference).await {
+        Ok(_) => Ok(true),
+        Err(e) if crate::docker::is_not_found(&e) => Ok(false),
+        Err(source) => Err(Error::Docker {
+            action: "inspect image",
+            subject: reference.to_string(),
+            source,
+        }),
+    }
+}
+
+/// Picks the base image, pulling or bootstrapping it if need be.
+async fn resolve_base(docker: &Docker) -> Result<String> {
+    if let Ok(base) = std::env::var("SHAKEDOWN_BASE_IMAGE") {
+        if image_exists(docker, &base).await? {
+            return Ok(base);
+        }
+        return Err(Error::ImageBuild {
+            image: base.clone(),
+            detail: format!(
+                "SHAKEDOWN_BASE_IMAGE names `{base}`, which is not present locally; load or build it, or unset the variable"
+            ),
+        });
+    }
+    for candidate in [OFFICIAL_BASE, BOOTSTRAP_BASE] {
+        if image_exists(docker, candidate).await? {
+            return Ok(candidate.to_string());
+        }
+    }
+    eprintln!("shakedown: base image {OFFICIAL_BASE} not present; trying to pull it");
+    let pulled = run_quiet(Command::new("docker").args(["pull", "-q", OFFICIAL_BASE])).await;
+    if pulled.is_ok() && image_exists(docker, OFFICIAL_BASE).await? {
+        return Ok(OFFICIAL_BASE.to_string());
+    }
+    eprintln!(
+        "shakedown: cannot pull {OFFICIAL_BASE}; bootstrapping {BOOTSTRAP_BASE} with debootstrap (about a minute)"
+    );
+    let dir = tempdir("base")?;
+    let script = dir.path.join("bootstrap-base.sh");
+    std::fs::write(&script, BOOTSTRAP_SCRIPT)
+        .map_err(|e| Error::io(format!("write {}", script.display()), e))?;
+    let mut cmd = Command::new("bash");
+    cmd.arg(&script).arg(BOOTSTRAP_BASE);
+    stream_to_stderr(cmd, "base").await.map_err(|detail| Error::ImageBuild {
+        image: BOOTSTRAP_BASE.into(),
+        detail: format!("{detail}\n(needs root and `apt-get install debootstrap`; or set SHAKEDOWN_BASE_IMAGE to a Debian bookworm image you have)"),
+    })?;
+    Ok(BOOTSTRAP_BASE.to_string())
+}
+
+/// Builds one recipe on `base` with the classic builder (offline-safe: it never pulls a base that
+/// is present), streaming the build's progress to stderr.
+pub async fn build(recipe: &ImageRecipe, base: &str) -> Result<()> {
+    let reference = recipe.reference();
+    eprintln!("shakedown: building image {reference} on {base}");
+    let dir = tempdir(recipe.role)?;
+    let write = |name: &str, body: &str| {
+        let path = dir.path.join(name);
+        std::fs::write(&path, body).map_err(|e| Error::io(format!("write {}", path.display()), e))
+    };
+    write("Dockerfile", recipe.dockerfile)?;
+    for (name, body) in recipe.files {
+        write(name, body)?;
+    }
+    let mut cmd = Command::new("docker");
+    cmd.env("DOCKER_BUILDKIT", "0")
+        .arg("build")
+        .args(["--build-arg", &format!("BASE={base}")])
+        .args([
+            "--label",
+            &format!("{RECIPE_LABEL}={}", recipe.recipe_hash()),
+        ])
+        .args(["--label", &format!("dev.shakedown.role={}", recipe.role)])
+        .args(["-t", &reference])
+        .arg(&dir.path);
+    stream_to_stderr(cmd, recipe.role)
+        .await
+        .map_err(|detail| Error::ImageBuild {
+            image: reference.clone(),
+            detail,
+        })?;
+    eprintln!("shakedown: built {reference}");
+    Ok(())
+}
+
+/// Runs a command, forwarding its output line by line to stderr with a prefix; on failure returns
+/// the last lines of output.
+async fn stream_to_stderr(mut cmd: Command, prefix: &str) -> std::result::Result<(), String> {
+    let prefix = prefix.to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("could not run {cmd:?}: {e}"))?;
+        let stderr = child.stderr.take().expect("piped");
+        let err_thread = std::thread::spawn(move || {
+            BufReader::new(stderr)
+                .lines()
+                .map_while(|l| l.ok())
+                .collect::<Vec<_>>()
+        });
+        let mut tail: Vec<String> = Vec::new();
+        for line in BufReader::new(child.stdout.take().expect("piped"))
+            .lines()
+            .map_while(|l| l.ok())
+        {
+            if line.starts_with("Step ")
+                || line.starts_with("Successfully")
+                || line.starts_with("I: Retrieving")
+                || line.contains("imported")
+            {
+                eprintln!("  [{prefix}] {line}");
+            }
+            tail.push(line);
+            if tail.len() > 40 {
+                tail.remove(0);
+            }
+        }
+        let errs = err_thread.join().unwrap_or_default();
+        let status = child.wait().map_err(|e| e.to_string())?;
+        if status.success() {
+            Ok(())
+        } else {
+            tail.extend(errs);
+            let start = tail.len().saturating_sub(15);
+            Err(format!(
+                "{status}; last output:\n{}",
+                tail[start..].join("\n")
+            ))
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+async fn run_quiet(cmd: &mut Command) -> std::result::Result<(), String> {
+    let mut cmd = std::mem::replace(cmd, Command::new("true"));
+    tokio::task::spawn_blocking(move || {
+        let out = cmd.output().map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// A directory removed on drop.
+struct TempDir {
+    path: PathBuf,
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+fn tempdir(tag: &str) -> Result<TempDir> {
+    let path = Path::new(&std::env::temp_dir()).join(format!(
+        "shakedown-{tag}-{}-{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&path)
+        .map_err(|e| Error::io(format!("create {}", path.display()), e))?;
+    Ok(TempDir { path })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recipe_hash_changes_with_any_file() {
+        let a = ImageRecipe {
+            role: "t",
+            repository: "x/t",
+            tag: "1",
+            dockerfile: "FROM a",
+            files: &[("f", "1")],
+        };
+        let b = ImageRecipe {
+            files: &[("f", "2")],
+            ..a
+        };
+        let c = ImageRecipe {
+            dockerfile: "FROM b",
+            ..a
+        };
+        assert_eq!(a.recipe_hash(), a.recipe_hash());
+        assert_ne!(a.recipe_hash(), b.recipe_hash());
+        assert_ne!(a.recipe_hash(), c.recipe_hash());
+        assert_eq!(a.reference(), "x/t:1");
+    }
+}

@@ -1,0 +1,160 @@
+//! A [`Topology`]: the nodes of one run, on one private container network.
+//!
+//! A topology creates a uniquely named bridge network labelled with its run id, starts nodes on it
+//! ([`Topology::start_node`]), and removes every container and the network when its last handle
+//! is dropped, also while a panic unwinds. [`Topology::shutdown`] does the same explicitly and
+//! reports errors. Before creating anything it sweeps what killed runs left behind
+//! ([`crate::docker::sweep`] with [`SweepScope::Orphaned`](crate::docker::SweepScope)).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use testcontainers::bollard::models::NetworkCreateRequest;
+use testcontainers::bollard::Docker;
+
+use crate::docker::{self, SweepScope, OWNER_LABEL, RUN_LABEL};
+use crate::error::{Error, Result};
+use crate::node::{Node, NodeSpec};
+
+/// The nodes of one run and their private network. Cheap to clone; the last clone (including
+/// the ones held by its nodes) cleans up.
+///
+/// ```no_run
+/// # async fn demo() -> shakedown::Result<()> {
+/// use shakedown::{NodeSpec, Topology};
+///
+/// let topology = Topology::start().await?;
+/// let node = topology
+///     .start_node(NodeSpec::new("app", "shakedown/runtime:bookworm").cmd(["sleep", "infinity"]))
+///     .await?;
+/// let out = node.exec(["uname", "-s"]).await?;
+/// assert_eq!(out.stdout.trim(), "Linux");
+/// topology.shutdown().await?; // or just drop it
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Topology {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    run_id: String,
+    network: String,
+    owner: String,
+    docker: Docker,
+    cleaned: AtomicBool,
+}
+
+impl Topology {
+    /// Creates a run with a fresh id and its network.
+    pub async fn start() -> Result<Self> {
+        let docker = docker::client().await?;
+        // Leftovers of killed runs; never touches a live process's resources.
+        if let Ok(swept) = docker::sweep(&docker, SweepScope::Orphaned).await {
+            if swept.containers + swept.networks > 0 {
+                eprintln!(
+                    "shakedown: removed {} container(s) and {} network(s) left by killed runs",
+                    swept.containers, swept.networks
+                );
+            }
+        }
+        let run_id = format!("{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
+        let network = format!("shakedown-{run_id}");
+        let owner = docker::owner_token();
+        docker
+            .create_network(NetworkCreateRequest {
+                name: network.clone(),
+                driver: Some("bridge".into()),
+                labels: Some(HashMap::from([
+                    (RUN_LABEL.to_string(), run_id.clone()),
+                    (OWNER_LABEL.to_string(), owner.clone()),
+                ])),
+                ..Default::default()
+            })
+            .await
+            .map_err(|source| Error::Docker {
+                action: "create network",
+                subject: network.clone(),
+                source,
+            })?;
+        Ok(Topology {
+            inner: Arc::new(Inner {
+                run_id,
+                network,
+                owner,
+                docker,
+                cleaned: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// This run's id (the value of the `dev.shakedown.run` label).
+    pub fn run_id(&self) -> &str {
+        &self.inner.run_id
+    }
+
+    /// The name of this run's private network.
+    pub fn network(&self) -> &str {
+        &self.inner.network
+    }
+
+    /// The container name (and DNS name on the run's network) a node called `node` gets.
+    pub fn container_name(&self, node: &str) -> String {
+        format!("sd-{}-{node}", self.inner.run_id)
+    }
+
+    /// The Docker client this topology uses.
+    pub fn docker(&self) -> &Docker {
+        &self.inner.docker
+    }
+
+    pub(crate) fn labels(&self) -> [(String, String); 2] {
+        [
+            (RUN_LABEL.to_string(), self.inner.run_id.clone()),
+            (OWNER_LABEL.to_string(), self.inner.owner.clone()),
+        ]
+    }
+
+    /// Starts a node on this topology's network and waits until it is ready.
+    pub async fn start_node(&self, spec: NodeSpec) -> Result<Node> {
+        Node::start(self.clone(), spec).await
+    }
+
+    /// Removes every container of this run and its network now, reporting failures.
+    ///
+    /// Nodes still held elsewhere become dead handles. Dropping the last handle does the same.
+    pub async fn shutdown(self) -> Result<()> {
+        self.inner.cleaned.store(true, Ordering::SeqCst);
+        docker::sweep_run_id(&self.inner.docker, &self.inner.run_id).await?;
+        Ok(())
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if self.cleaned.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // Runs on its own thread and runtime with its own client: works from any runtime flavour,
+        // outside a runtime, and while a panic unwinds.
+        let run_id = self.run_id.clone();
+        let handle = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async move {
+                let docker = docker::standalone_client().ok()?;
+                docker::sweep_run_id(&docker, &run_id).await.ok()
+            })
+        });
+        if handle.join().ok().flatten().is_none() {
+            eprintln!(
+                "shakedown: could not clean up run {} (remove it with `shakedown clean`)",
+                self.run_id
+            );
+        }
+    }
+}
