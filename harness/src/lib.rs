@@ -32,5 +32,5 @@ pub mod topology;
 pub use error::{Error, Result};
 pub use fault::{Fault, FaultAction, FaultEvent};
 pub use node::{ExecOutput, Node, NodeSpec, Probe, Stream};
-pub use suite::{RunOptions, Suite, SuiteError, SuiteRun, Variant};
+pub use suite::{RunOptions, Suite, SuiteError, SuiteFuture, SuiteRun, Variant};
 pub use topology::Topology;

@@ -11,7 +11,7 @@ use testcontainers::bollard::models::{
 use testcontainers::bollard::query_parameters::{
     KillContainerOptionsBuilder, RestartContainerOptionsBuilder,
 };
-use testcontainers::core::{ExecCommand, IntoContainerPort, WaitFor};
+use testcontainers::core::{IntoContainerPort, WaitFor};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, CopyTargetOptions, GenericImage, ImageExt};
 
@@ -329,26 +329,62 @@ impl Node {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
+        use futures::StreamExt;
+        use testcontainers::bollard::container::LogOutput;
+        use testcontainers::bollard::exec::{StartExecOptions, StartExecResults};
+        use testcontainers::bollard::models::ExecConfig;
+
         let cmd: Vec<String> = cmd.into_iter().map(Into::into).collect();
-        let mut res = self
-            .container
-            .exec(ExecCommand::new(cmd.clone()))
+        let docker = self.topology.docker();
+        let err = |source| Error::Docker {
+            action: "exec in",
+            subject: self.container_name.clone(),
+            source,
+        };
+        let created = docker
+            .create_exec(
+                self.id(),
+                ExecConfig {
+                    cmd: Some(cmd),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            )
             .await
-            .map_err(|source| Error::Container {
-                node: self.name.clone(),
-                action: "exec",
-                source,
-            })?;
-        let stdout = res.stdout_to_vec().await.unwrap_or_default();
-        let stderr = res.stderr_to_vec().await.unwrap_or_default();
-        let mut code = res.exit_code().await.ok().flatten();
-        // The exit code can lag the end of the output streams by a moment.
-        for _ in 0..50 {
-            if code.is_some() {
+            .map_err(err)?;
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let started = docker
+            .start_exec(
+                &created.id,
+                Some(StartExecOptions {
+                    detach: false,
+                    tty: false,
+                    output_capacity: None,
+                }),
+            )
+            .await
+            .map_err(err)?;
+        if let StartExecResults::Attached { mut output, .. } = started {
+            while let Some(chunk) = output.next().await {
+                match chunk.map_err(err)? {
+                    LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                        stdout.extend_from_slice(&message)
+                    }
+                    LogOutput::StdErr { message } => stderr.extend_from_slice(&message),
+                    LogOutput::StdIn { .. } => {}
+                }
+            }
+        }
+        // The exit code can trail the end of the output streams by a moment.
+        let mut code = None;
+        for _ in 0..100 {
+            let inspect = docker.inspect_exec(&created.id).await.map_err(err)?;
+            code = inspect.exit_code;
+            if inspect.running != Some(true) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
-            code = res.exit_code().await.ok().flatten();
         }
         Ok(ExecOutput {
             code: code.unwrap_or(-1),

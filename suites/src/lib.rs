@@ -1,1 +1,20 @@
-//! placeholder
+//! shakedown's ready-made suites: one module per failure mode, each with a reference system in a
+//! `naive` variant (the bug) and a `hardened` one (the fix), and a client trait so a team can run
+//! the same suite against its own service.
+//!
+//! | suite | failure mode |
+//! | --- | --- |
+//! | [`replica_lag`] | read replica lag: stale reads right after a user's own write |
+#![forbid(unsafe_code)]
+#![deny(missing_debug_implementations)]
+#![warn(missing_docs)]
+
+pub mod reference;
+pub mod replica_lag;
+
+/// Every suite, for the `shakedown` command.
+pub fn app() -> shakedown::cli::App {
+    shakedown::cli::App::new()
+        .suite(replica_lag::ReplicaLagSuite::default())
+        .reference_services(reference::serve)
+}
