@@ -21,8 +21,13 @@ if [[ $(id -u) != 0 ]]; then
   exit 1
 fi
 if ! command -v debootstrap >/dev/null; then
-  echo "error: debootstrap is not installed; run: apt-get update && apt-get install -y debootstrap" >&2
-  exit 1
+  if command -v apt-get >/dev/null; then
+    echo "debootstrap is not installed; installing it with apt-get"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+  else
+    echo "error: debootstrap is not installed and there is no apt-get; install debootstrap, or set SHAKEDOWN_BASE_IMAGE to a Debian bookworm image you have" >&2
+    exit 1
+  fi
 fi
 
 # The mirror apt already uses: the first http(s) URI of a source that serves $suite or `debian`.

@@ -194,6 +194,8 @@ pub struct Node {
     container_name: String,
     probes: Vec<Probe>,
     timeout: Duration,
+    /// Published ports, looked up once; forgotten when the container restarts.
+    ports: std::sync::Mutex<HashMap<u16, u16>>,
     // Field order matters: the container goes before the topology handle, so the network is
     // removed after its last container.
     container: ContainerAsync<GenericImage>,
@@ -274,6 +276,7 @@ impl Node {
             container_name,
             probes: spec.probes,
             timeout: spec.startup_timeout,
+            ports: Default::default(),
             container,
             topology,
         };
@@ -303,16 +306,27 @@ impl Node {
 
     /// The host port (on 127.0.0.1) that the container's TCP `port` is published on.
     ///
-    /// Ask again after a restart: Docker may publish on a new port.
+    /// Looked up once and remembered until the node is killed or restarted (Docker may then
+    /// publish on a new port).
     pub async fn host_port(&self, port: u16) -> Result<u16> {
-        self.container
+        if let Some(p) = self.port_cache().get(&port) {
+            return Ok(*p);
+        }
+        let host = self
+            .container
             .get_host_port_ipv4(port.tcp())
             .await
             .map_err(|source| Error::Container {
                 node: self.name.clone(),
                 action: "look up a published port",
                 source,
-            })
+            })?;
+        self.port_cache().insert(port, host);
+        Ok(host)
+    }
+
+    fn port_cache(&self) -> std::sync::MutexGuard<'_, HashMap<u16, u16>> {
+        self.ports.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// `127.0.0.1:<published port>` for the container's TCP `port`.
@@ -435,6 +449,7 @@ impl Node {
 
     /// Sends a signal (`SIGTERM`, `SIGHUP` …) to the node's main process.
     pub async fn signal(&self, signal: &str) -> Result<()> {
+        self.port_cache().clear();
         self.topology
             .docker()
             .kill_container(
@@ -451,6 +466,7 @@ impl Node {
 
     /// Starts a stopped (killed) node again and waits until its probes pass.
     pub async fn start_again(&self) -> Result<()> {
+        self.port_cache().clear();
         self.container
             .start()
             .await
@@ -489,6 +505,7 @@ impl Node {
 
     /// Restarts the container (stop with a grace period, start) and waits until its probes pass.
     pub async fn restart(&self) -> Result<()> {
+        self.port_cache().clear();
         self.topology
             .docker()
             .restart_container(

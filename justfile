@@ -1,0 +1,37 @@
+# Local recipes. Install just with `cargo install just --locked` (or `apt-get install just`).
+
+shakedown := "cargo run --quiet --release -p shakedown-suites --bin shakedown --"
+
+# List the recipes.
+default:
+    @just --list
+
+# The main job: every suite, both variants, report in ./shakedown-report.
+chaos *ARGS:
+    {{shakedown}} run {{ARGS}}
+
+# The tests (containers included); images are built on demand.
+test *ARGS:
+    cargo nextest run --workspace {{ARGS}}
+
+# Build the images the suites need (base bootstrapped offline if it cannot be pulled).
+images:
+    {{shakedown}} images build
+
+# Show whether each image is present and current.
+images-status:
+    {{shakedown}} images status
+
+# Remove containers and networks left behind by killed runs (`just clean --all`: every one).
+clean *ARGS:
+    {{shakedown}} clean {{ARGS}}
+
+# Print the benchmark figures.
+bench:
+    cargo bench -p shakedown-fixtures --bench pg
+
+# Formatting, lints and doc tests, as CI runs them.
+check:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+    cargo test --workspace --doc
