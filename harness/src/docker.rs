@@ -134,11 +134,7 @@ async fn sweep_run(docker: &Docker, scope: SweepScope, run: Option<&str>) -> Res
                 .build(),
         ))
         .await
-        .map_err(|source| Error::Docker {
-            action: "list containers labelled",
-            subject: RUN_LABEL.into(),
-            source,
-        })?;
+        .map_err(|source| Error::docker("list containers labelled", RUN_LABEL, source))?;
     for c in containers {
         if !doomed(c.labels.as_ref()) {
             continue;
@@ -151,13 +147,7 @@ async fn sweep_run(docker: &Docker, scope: SweepScope, run: Option<&str>) -> Res
         match docker.remove_container(&id, Some(opts)).await {
             Ok(()) => summary.containers += 1,
             Err(e) if is_not_found(&e) => {}
-            Err(source) => {
-                return Err(Error::Docker {
-                    action: "remove container",
-                    subject: id,
-                    source,
-                })
-            }
+            Err(source) => return Err(Error::docker("remove container", id, source)),
         }
     }
 
@@ -166,11 +156,7 @@ async fn sweep_run(docker: &Docker, scope: SweepScope, run: Option<&str>) -> Res
             ListNetworksOptionsBuilder::new().filters(&filters).build(),
         ))
         .await
-        .map_err(|source| Error::Docker {
-            action: "list networks labelled",
-            subject: RUN_LABEL.into(),
-            source,
-        })?;
+        .map_err(|source| Error::docker("list networks labelled", RUN_LABEL, source))?;
     for n in networks {
         if !doomed(n.labels.as_ref()) {
             continue;
@@ -179,13 +165,7 @@ async fn sweep_run(docker: &Docker, scope: SweepScope, run: Option<&str>) -> Res
         match docker.remove_network(&name).await {
             Ok(()) => summary.networks += 1,
             Err(e) if is_not_found(&e) => {}
-            Err(source) => {
-                return Err(Error::Docker {
-                    action: "remove network",
-                    subject: name,
-                    source,
-                })
-            }
+            Err(source) => return Err(Error::docker("remove network", name, source)),
         }
     }
     Ok(summary)

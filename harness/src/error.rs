@@ -45,7 +45,7 @@ pub enum Error {
         subject: String,
         /// The engine's answer.
         #[source]
-        source: testcontainers::bollard::errors::Error,
+        source: Box<testcontainers::bollard::errors::Error>,
     },
     /// Starting or driving a container through testcontainers failed.
     #[error("node `{node}`: could not {action}: {source}")]
@@ -56,7 +56,7 @@ pub enum Error {
         action: &'static str,
         /// The testcontainers error.
         #[source]
-        source: testcontainers::TestcontainersError,
+        source: Box<testcontainers::TestcontainersError>,
     },
     /// A node did not pass its readiness check in time.
     #[error("node `{node}` was not ready after {timeout:?}: {detail} (its logs: `docker logs {container}`)")]
@@ -113,6 +113,30 @@ pub enum Error {
 }
 
 impl Error {
+    pub(crate) fn docker(
+        action: &'static str,
+        subject: impl Into<String>,
+        source: testcontainers::bollard::errors::Error,
+    ) -> Self {
+        Error::Docker {
+            action,
+            subject: subject.into(),
+            source: Box::new(source),
+        }
+    }
+
+    pub(crate) fn container(
+        node: impl Into<String>,
+        action: &'static str,
+        source: testcontainers::TestcontainersError,
+    ) -> Self {
+        Error::Container {
+            node: node.into(),
+            action,
+            source: Box::new(source),
+        }
+    }
+
     pub(crate) fn io(action: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
             action: action.into(),

@@ -147,7 +147,7 @@ impl<F: Clone + PartialEq + std::fmt::Debug, V> History<F, V> {
 
     /// Each completion with its invocation, in completion order. Open invocations (the run ended
     /// first) are paired with `None`.
-    pub fn pairs(&self) -> Vec<(&Op<F, V>, Option<&Op<F, V>>)> {
+    pub fn pairs(&self) -> Vec<Pair<'_, F, V>> {
         let mut open: std::collections::HashMap<u64, &Op<F, V>> = Default::default();
         let mut out = Vec::new();
         for op in &self.ops {
@@ -163,6 +163,9 @@ impl<F: Clone + PartialEq + std::fmt::Debug, V> History<F, V> {
         out
     }
 }
+
+/// An invocation and its completion (`None`: the run ended before it completed).
+pub type Pair<'a, F, V> = (&'a Op<F, V>, Option<&'a Op<F, V>>);
 
 /// A shared, thread-safe handle for recording a history from concurrent client tasks.
 ///

@@ -109,11 +109,7 @@ pub async fn status(docker: &Docker, recipe: &ImageRecipe) -> Result<ImageState>
             })
         }
         Err(e) if crate::docker::is_not_found(&e) => Ok(ImageState::Missing),
-        Err(source) => Err(Error::Docker {
-            action: "inspect image",
-            subject: recipe.reference(),
-            source,
-        }),
+        Err(source) => Err(Error::docker("inspect image", recipe.reference(), source)),
     }
 }
 
@@ -200,11 +196,11 @@ async fn image_exists(docker: &Docker, reference: &str) -> Result<bool> {
     match docker.inspect_image(reference).await {
         Ok(_) => Ok(true),
         Err(e) if crate::docker::is_not_found(&e) => Ok(false),
-        Err(source) => Err(Error::Docker {
-            action: "inspect image",
-            subject: reference.to_string(),
+        Err(source) => Err(Error::docker(
+            "inspect image",
+            reference.to_string(),
             source,
-        }),
+        )),
     }
 }
 

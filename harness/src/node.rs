@@ -266,11 +266,10 @@ impl Node {
                     .collect::<HashMap<_, _>>(),
             );
         });
-        let container = req.start().await.map_err(|source| Error::Container {
-            node: spec.name.clone(),
-            action: "start",
-            source,
-        })?;
+        let container = req
+            .start()
+            .await
+            .map_err(|source| Error::container(spec.name.clone(), "start", source))?;
         let node = Node {
             name: spec.name,
             container_name,
@@ -316,10 +315,8 @@ impl Node {
             .container
             .get_host_port_ipv4(port.tcp())
             .await
-            .map_err(|source| Error::Container {
-                node: self.name.clone(),
-                action: "look up a published port",
-                source,
+            .map_err(|source| {
+                Error::container(self.name.clone(), "look up a published port", source)
             })?;
         self.port_cache().insert(port, host);
         Ok(host)
@@ -350,11 +347,7 @@ impl Node {
 
         let cmd: Vec<String> = cmd.into_iter().map(Into::into).collect();
         let docker = self.topology.docker();
-        let err = |source| Error::Docker {
-            action: "exec in",
-            subject: self.container_name.clone(),
-            source,
-        };
+        let err = |source| Error::docker("exec in", self.container_name.clone(), source);
         let created = docker
             .create_exec(
                 self.id(),
@@ -429,11 +422,7 @@ impl Node {
 
     /// Everything the container has written to stdout and stderr so far.
     pub async fn logs(&self) -> Result<String> {
-        let map = |source| Error::Container {
-            node: self.name.clone(),
-            action: "read logs",
-            source,
-        };
+        let map = |source| Error::container(self.name.clone(), "read logs", source);
         let out = self.container.stdout_to_vec().await.map_err(map)?;
         let err = self.container.stderr_to_vec().await.map_err(map)?;
         let mut s = String::from_utf8_lossy(&out).into_owned();
@@ -457,10 +446,8 @@ impl Node {
                 Some(KillContainerOptionsBuilder::new().signal(signal).build()),
             )
             .await
-            .map_err(|source| Error::Docker {
-                action: "signal container",
-                subject: self.container_name.clone(),
-                source,
+            .map_err(|source| {
+                Error::docker("signal container", self.container_name.clone(), source)
             })
     }
 
@@ -470,11 +457,7 @@ impl Node {
         self.container
             .start()
             .await
-            .map_err(|source| Error::Container {
-                node: self.name.clone(),
-                action: "start again",
-                source,
-            })?;
+            .map_err(|source| Error::container(self.name.clone(), "start again", source))?;
         self.wait_ready().await
     }
 
@@ -484,11 +467,7 @@ impl Node {
         self.container
             .pause()
             .await
-            .map_err(|source| Error::Container {
-                node: self.name.clone(),
-                action: "pause",
-                source,
-            })
+            .map_err(|source| Error::container(self.name.clone(), "pause", source))
     }
 
     /// Thaws a paused node.
@@ -496,11 +475,7 @@ impl Node {
         self.container
             .unpause()
             .await
-            .map_err(|source| Error::Container {
-                node: self.name.clone(),
-                action: "unpause",
-                source,
-            })
+            .map_err(|source| Error::container(self.name.clone(), "unpause", source))
     }
 
     /// Restarts the container (stop with a grace period, start) and waits until its probes pass.
@@ -513,10 +488,8 @@ impl Node {
                 Some(RestartContainerOptionsBuilder::new().t(10).build()),
             )
             .await
-            .map_err(|source| Error::Docker {
-                action: "restart container",
-                subject: self.container_name.clone(),
-                source,
+            .map_err(|source| {
+                Error::docker("restart container", self.container_name.clone(), source)
             })?;
         self.wait_ready().await
     }
@@ -533,10 +506,12 @@ impl Node {
                 },
             )
             .await
-            .map_err(|source| Error::Docker {
-                action: "disconnect from the network",
-                subject: self.container_name.clone(),
-                source,
+            .map_err(|source| {
+                Error::docker(
+                    "disconnect from the network",
+                    self.container_name.clone(),
+                    source,
+                )
             })
     }
 
@@ -555,10 +530,12 @@ impl Node {
                 },
             )
             .await
-            .map_err(|source| Error::Docker {
-                action: "connect to the network",
-                subject: self.container_name.clone(),
-                source,
+            .map_err(|source| {
+                Error::docker(
+                    "connect to the network",
+                    self.container_name.clone(),
+                    source,
+                )
             })
     }
 

@@ -42,6 +42,25 @@ impl std::fmt::Display for Variant {
 pub struct RunOptions {
     /// Drives fake data, workload choices and jitter.
     pub seed: u64,
+    /// Print progress of long steps (cluster start, fault phases) to stderr.
+    pub progress: bool,
+}
+
+impl RunOptions {
+    /// Options with `seed` and no progress output.
+    pub fn seeded(seed: u64) -> Self {
+        RunOptions {
+            seed,
+            progress: false,
+        }
+    }
+
+    /// Prints `message` to stderr when progress output is on.
+    pub fn progress(&self, message: impl std::fmt::Display) {
+        if self.progress {
+            eprintln!("  {message}");
+        }
+    }
 }
 
 /// What a suite run produced.

@@ -74,11 +74,7 @@ impl Topology {
                 ..Default::default()
             })
             .await
-            .map_err(|source| Error::Docker {
-                action: "create network",
-                subject: network.clone(),
-                source,
-            })?;
+            .map_err(|source| Error::docker("create network", network.clone(), source))?;
         Ok(Topology {
             inner: Arc::new(Inner {
                 run_id,

@@ -9,6 +9,11 @@
 #![deny(missing_debug_implementations)]
 #![warn(missing_docs)]
 
+/// The README's examples, compiled as doc tests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 pub mod reference;
 pub mod replica_lag;
 

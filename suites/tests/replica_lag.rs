@@ -19,7 +19,7 @@ const SEED: u64 = 7;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn naive_service_serves_stale_reads_after_own_write() -> anyhow::Result<()> {
     let run = suite()
-        .run(Variant::Naive, &RunOptions { seed: SEED })
+        .run(Variant::Naive, &RunOptions::seeded(SEED))
         .await?;
     let r = &run.report;
     assert!(r.anomaly("stale_read_after_own_write") > 0, "{r:#?}");
@@ -31,7 +31,7 @@ async fn naive_service_serves_stale_reads_after_own_write() -> anyhow::Result<()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hardened_service_reads_its_own_writes_under_lag() -> anyhow::Result<()> {
     let run = suite()
-        .run(Variant::Hardened, &RunOptions { seed: SEED })
+        .run(Variant::Hardened, &RunOptions::seeded(SEED))
         .await?;
     let r = &run.report;
     assert_eq!(r.anomaly("stale_read_after_own_write"), 0, "{r:#?}");

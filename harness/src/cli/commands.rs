@@ -145,7 +145,10 @@ async fn run(
     if let Err(e) = image::ensure(&needed, BuildPolicy::from_env()).await {
         return fail(e);
     }
-    let options = RunOptions { seed };
+    let options = RunOptions {
+        seed,
+        progress: true,
+    };
     let mut runs = Vec::new();
     for s in &selected {
         for &v in variants {

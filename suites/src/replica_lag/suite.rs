@@ -13,7 +13,7 @@ use super::{check, HttpProfiles, Options, SCHEMA};
 /// use shakedown::{RunOptions, Suite, Variant};
 /// use shakedown_suites::replica_lag::ReplicaLagSuite;
 ///
-/// let run = ReplicaLagSuite::default().run(Variant::Naive, &RunOptions { seed: 1 }).await?;
+/// let run = ReplicaLagSuite::default().run(Variant::Naive, &RunOptions::seeded(1)).await?;
 /// assert!(run.report.anomaly("stale_read_after_own_write") > 0);
 /// # Ok(()) }
 /// ```
@@ -44,6 +44,10 @@ impl ReplicaLagSuite {
             None => crate::reference::shakedown_binary()
                 .map_err(|e| SuiteError::new(NAME, "find the reference binary", e))?,
         };
+        run.progress(format!(
+            "starting PostgreSQL (primary + {} replica)",
+            self.options.replica + 1
+        ));
         let pg = PgCluster::builder()
             .replicas(self.options.replica + 1)
             .template_sql(SCHEMA)
@@ -54,6 +58,7 @@ impl ReplicaLagSuite {
             .fresh_database()
             .await
             .map_err(|e| SuiteError::new(NAME, "create the database", e))?;
+        run.progress(format!("starting the {mode} profiles service"));
         let service = start_service(
             pg.topology(),
             ServiceSpec::new("profiles", binary)
@@ -78,6 +83,7 @@ impl ReplicaLagSuite {
             seed: run.seed,
             ..self.options.clone()
         };
+        run.progress("running the workload under replica lag, then under paused replay");
         let result = check(
             &HttpProfiles::new(format!("http://{addr}")),
             &pg,
