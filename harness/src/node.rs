@@ -430,10 +430,52 @@ impl Node {
         Ok(s)
     }
 
-    /// Sends `SIGKILL` to the node's main process (the container stops). [`Node::start_again`]
-    /// brings it back.
+    /// The container's stdout or stderr as a line-readable stream; with `follow`, it stays open
+    /// and yields new output as the node writes it (until the container stops).
+    ///
+    /// ```no_run
+    /// # async fn demo(node: &shakedown::Node) {
+    /// use tokio::io::AsyncBufReadExt;
+    /// let mut lines = node.log_stream(shakedown::Stream::Stderr, true).lines();
+    /// while let Ok(Some(line)) = lines.next_line().await {
+    ///     if line.contains("ready") { break; }
+    /// }
+    /// # }
+    /// ```
+    pub fn log_stream(
+        &self,
+        stream: Stream,
+        follow: bool,
+    ) -> std::pin::Pin<Box<dyn tokio::io::AsyncBufRead + Send>> {
+        match stream {
+            Stream::Stdout => self.container.stdout(follow),
+            Stream::Stderr => self.container.stderr(follow),
+        }
+    }
+
+    /// Sends `SIGKILL` to the node's main process and returns once the container has stopped.
+    /// [`Node::start_again`] brings it back.
     pub async fn kill(&self) -> Result<()> {
-        self.signal("SIGKILL").await
+        self.signal("SIGKILL").await?;
+        for _ in 0..500 {
+            let state = self
+                .topology
+                .docker()
+                .inspect_container(self.id(), None)
+                .await
+                .map_err(|source| {
+                    Error::docker("inspect container", self.container_name.clone(), source)
+                })?
+                .state;
+            if state.and_then(|s| s.running) != Some(true) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Err(Error::Timeout {
+            what: format!("node `{}` to stop after SIGKILL", self.name),
+            timeout: Duration::from_secs(5),
+        })
     }
 
     /// Sends a signal (`SIGTERM`, `SIGHUP` …) to the node's main process.

@@ -7,6 +7,7 @@ use std::time::Duration;
 use shakedown::docker::RUN_LABEL;
 use shakedown::image::{ensure, BuildPolicy, RUNTIME};
 use shakedown::{NodeSpec, Probe, Topology};
+use tokio::io::AsyncBufReadExt;
 
 const PANIC_PROBE_ENV: &str = "SHAKEDOWN_TEST_PANIC_PROBE";
 
@@ -61,7 +62,16 @@ async fn nodes_exec_log_pause_restart_and_partition_for_real() -> anyhow::Result
         "b must be unreachable while disconnected"
     );
     b.reconnect().await?;
-    assert_eq!(a.exec(["sh", "-c", &resolve]).await?.code, 0);
+    // Docker's embedded DNS registers the endpoint a moment after the connect call returns.
+    let mut resolved = false;
+    for _ in 0..50 {
+        if a.exec(["sh", "-c", &resolve]).await?.code == 0 {
+            resolved = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(resolved, "b must resolve again after reconnect");
 
     // Pause freezes the node: an exec cannot complete until it is thawed.
     b.pause().await?;
