@@ -84,9 +84,25 @@ async fn nodes_exec_log_pause_restart_and_partition_for_real() -> anyhow::Result
     assert_eq!(b.exec(["true"]).await?.code, 0);
 
     // Kill stops it; start_again brings it back; restart waits for the probe.
-    a.exec_ok(["sh", "-c", "echo marker-$$ > /proc/1/fd/1"])
+    // Logs: a snapshot, and a followed stream that sees new lines as they are written.
+    let mut follow = a.log_stream(shakedown::Stream::Stdout, true).lines();
+    a.exec_ok(["sh", "-c", "echo marker-one > /proc/1/fd/1"])
         .await?;
-    assert!(a.logs().await?.contains("marker-"));
+    assert!(a.logs().await?.contains("marker-one"));
+    let seen = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Ok(Some(line)) = follow.next_line().await {
+            if line.contains("marker-one") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(
+        seen.ok(),
+        Some(true),
+        "the followed log stream never showed the marker"
+    );
     b.kill().await?;
     assert!(
         b.exec(["true"]).await.is_err(),
