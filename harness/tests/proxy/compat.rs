@@ -1,0 +1,1 @@
+//! toxiproxy_rust 0.1.6 against the proxy.

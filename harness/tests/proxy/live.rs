@@ -1,0 +1,1 @@
+//! No byte lost or reordered while toxics churn on live streams.
