@@ -43,7 +43,10 @@ pub(crate) fn router(collection: Arc<Collection>) -> Router {
                 .patch(update_proxy)
                 .delete(delete_proxy),
         )
-        .route("/proxies/{proxy}/toxics", get(list_toxics).post(create_toxic))
+        .route(
+            "/proxies/{proxy}/toxics",
+            get(list_toxics).post(create_toxic),
+        )
         .route(
             "/proxies/{proxy}/toxics/{toxic}",
             get(get_toxic)
@@ -167,7 +170,10 @@ async fn populate(State(c): Shared, body: Bytes) -> Response {
     let (done, err) = c.populate(list);
     let proxies: Vec<wire::WireProxy> = done.iter().map(wire).collect();
     match err {
-        None => json_response(StatusCode::CREATED, &serde_json::json!({ "proxies": proxies })),
+        None => json_response(
+            StatusCode::CREATED,
+            &serde_json::json!({ "proxies": proxies }),
+        ),
         Some(e) => {
             let v = serde_json::to_value(&proxies).unwrap_or_default();
             error_body(&e, Some(("proxies", v)))
@@ -212,7 +218,8 @@ async fn create_toxic(State(c): Shared, Path(name): Path<String>, body: Bytes) -
 async fn get_toxic(State(c): Shared, Path((proxy, toxic)): Path<(String, String)>) -> Response {
     respond(
         StatusCode::OK,
-        c.get_toxic(&proxy, &toxic).map(|t| wire::WireToxic::from(&t)),
+        c.get_toxic(&proxy, &toxic)
+            .map(|t| wire::WireToxic::from(&t)),
     )
 }
 
@@ -277,7 +284,10 @@ async fn metrics(State(c): Shared) -> Response {
     }
     (
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         out,
     )
         .into_response()

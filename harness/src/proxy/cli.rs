@@ -90,12 +90,13 @@ pub(crate) async fn start(args: &ProxyArgs) -> Result<FaultProxy, ProxyError> {
 }
 
 async fn api_addr(host: &str, port: u16) -> Result<SocketAddr, ProxyError> {
-    let mut addrs = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| ProxyError::ApiAddress {
-            given: host.to_string(),
-            detail: e.to_string(),
-        })?;
+    let mut addrs =
+        tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| ProxyError::ApiAddress {
+                given: host.to_string(),
+                detail: e.to_string(),
+            })?;
     addrs.next().ok_or_else(|| ProxyError::ApiAddress {
         given: host.to_string(),
         detail: "no addresses found".into(),
@@ -140,7 +141,10 @@ mod tests {
         let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = taken.local_addr().unwrap().port();
         let err = start(&args(port, None)).await.unwrap_err().to_string();
-        assert!(err.contains(&format!("127.0.0.1:{port}")) && err.contains("--port"), "{err}");
+        assert!(
+            err.contains(&format!("127.0.0.1:{port}")) && err.contains("--port"),
+            "{err}"
+        );
         assert!(!err.contains('\n'));
     }
 
@@ -150,13 +154,26 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let bad = dir.join("bad.json");
         std::fs::write(&bad, b"{\"name\": 1").unwrap();
-        let err = start(&args(0, Some(bad.clone()))).await.unwrap_err().to_string();
-        assert!(err.contains("bad.json") && err.contains("JSON array"), "{err}");
+        let err = start(&args(0, Some(bad.clone())))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("bad.json") && err.contains("JSON array"),
+            "{err}"
+        );
         let missing = dir.join("missing.json");
-        let err = start(&args(0, Some(missing))).await.unwrap_err().to_string();
+        let err = start(&args(0, Some(missing)))
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("cannot read"), "{err}");
         let good = dir.join("good.json");
-        std::fs::write(&good, br#"[{"name":"a","listen":"127.0.0.1:0","upstream":"127.0.0.1:9"}]"#).unwrap();
+        std::fs::write(
+            &good,
+            br#"[{"name":"a","listen":"127.0.0.1:0","upstream":"127.0.0.1:9"}]"#,
+        )
+        .unwrap();
         let proxy = start(&args(0, Some(good))).await.unwrap();
         assert_eq!(proxy.proxies().len(), 1);
         proxy.shutdown().await;

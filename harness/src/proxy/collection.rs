@@ -127,14 +127,16 @@ impl ProxyState {
             return Ok(());
         }
         let addr = resolve(&self.listen)?;
-        let std_listener = std::net::TcpListener::bind(addr).map_err(|source| ProxyError::Bind {
+        let std_listener = bind_listener(addr).map_err(|source| ProxyError::Bind {
             addr: addr.to_string(),
             source,
         })?;
-        let bound = std_listener.local_addr().map_err(|source| ProxyError::Bind {
-            addr: addr.to_string(),
-            source,
-        })?;
+        let bound = std_listener
+            .local_addr()
+            .map_err(|source| ProxyError::Bind {
+                addr: addr.to_string(),
+                source,
+            })?;
         std_listener
             .set_nonblocking(true)
             .map_err(|source| ProxyError::Bind {
@@ -151,14 +153,18 @@ impl ProxyState {
             connections: self.connections.clone(),
         };
         let _guard = runtime.enter();
-        let listener = tokio::net::TcpListener::from_std(std_listener).map_err(|source| ProxyError::Bind {
-            addr: addr.to_string(),
-            source,
-        })?;
+        let listener =
+            tokio::net::TcpListener::from_std(std_listener).map_err(|source| ProxyError::Bind {
+                addr: addr.to_string(),
+                source,
+            })?;
         runtime.spawn(task.run(listener));
         // Like Toxiproxy, remember the real address so a restart binds the same port.
         self.listen = bound.to_string();
-        self.running = Some(Running { cancel, addr: bound });
+        self.running = Some(Running {
+            cancel,
+            addr: bound,
+        });
         Ok(())
     }
 
@@ -176,6 +182,17 @@ impl ProxyState {
             .chain(&self.chains.downstream)
             .find(|e| e.config.name == name)
     }
+}
+
+/// Binds like Go's `net.Listen`: `SO_REUSEADDR` (a restart can reuse a port in TIME_WAIT,
+/// while a port with a live listener still fails) and a backlog of 1024 for connection bursts.
+fn bind_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
 }
 
 /// Resolves `host:port` (an empty string means `127.0.0.1:0`).
@@ -319,11 +336,7 @@ impl Collection {
             if let Some(existing) = proxies.get(&new.name) {
                 let same_listen = match (resolve(&existing.listen), resolve(&new.listen)) {
                     (Ok(a), Ok(b)) => {
-                        a == b
-                            || existing
-                                .running
-                                .as_ref()
-                                .is_some_and(|r| r.addr == b)
+                        a == b || existing.running.as_ref().is_some_and(|r| r.addr == b)
                     }
                     _ => existing.listen == new.listen,
                 };
@@ -388,7 +401,11 @@ impl Collection {
         Ok(self.get(proxy)?.toxics)
     }
 
-    pub(crate) fn add_toxic(&self, proxy: &str, config: ToxicConfig) -> Result<ToxicConfig, ProxyError> {
+    pub(crate) fn add_toxic(
+        &self,
+        proxy: &str,
+        config: ToxicConfig,
+    ) -> Result<ToxicConfig, ProxyError> {
         config.spec.validate()?;
         let id = self.id();
         let mut proxies = self.lock();

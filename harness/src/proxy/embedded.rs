@@ -200,7 +200,10 @@ impl FaultProxy {
         if let Some(server) = self.server.take() {
             // Idle keep-alive API connections could hold a graceful shutdown; cap the wait.
             let abort = server.abort_handle();
-            if tokio::time::timeout(Duration::from_secs(2), server).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(2), server)
+                .await
+                .is_err()
+            {
                 abort.abort();
             }
         }

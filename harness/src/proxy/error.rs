@@ -65,7 +65,9 @@ pub enum ProxyError {
         name: String,
     },
     /// No toxic with that name on the proxy.
-    #[error("toxic `{name}` not found on proxy `{proxy}` (list them with GET /proxies/{proxy}/toxics)")]
+    #[error(
+        "toxic `{name}` not found on proxy `{proxy}` (list them with GET /proxies/{proxy}/toxics)"
+    )]
     ToxicNotFound {
         /// The proxy.
         proxy: String,
@@ -87,7 +89,9 @@ pub enum ProxyError {
         detail: String,
     },
     /// A proxy's listen address could not be bound.
-    #[error("cannot listen on {addr}: {source} (pick a free port, or use port 0 for an ephemeral one)")]
+    #[error(
+        "cannot listen on {addr}: {source} (pick a free port, or use port 0 for an ephemeral one)"
+    )]
     Bind {
         /// The address as given.
         addr: String,
@@ -111,7 +115,9 @@ pub enum ProxyError {
         source: io::Error,
     },
     /// The API host/port did not form an address.
-    #[error("invalid API address `{given}`: {detail} (use an IP address for --host, e.g. 127.0.0.1)")]
+    #[error(
+        "invalid API address `{given}`: {detail} (use an IP address for --host, e.g. 127.0.0.1)"
+    )]
     ApiAddress {
         /// What was given.
         given: String,
@@ -168,10 +174,9 @@ impl ProxyError {
             ProxyError::MissingField { field, at: None } => {
                 format!("missing required field: {field}")
             }
-            ProxyError::MissingField {
-                field,
-                at: Some(i),
-            } => format!("missing required field: {field} at proxy {i}"),
+            ProxyError::MissingField { field, at: Some(i) } => {
+                format!("missing required field: {field} at proxy {i}")
+            }
             ProxyError::ProxyNotFound { .. } => "proxy not found".into(),
             ProxyError::ProxyExists { .. } => "proxy already exists".into(),
             ProxyError::InvalidStream { .. } => {
@@ -257,6 +262,9 @@ mod tests {
             given: "latancy".into(),
         };
         let text = err.to_string();
-        assert!(text.contains("latancy") && text.contains("expected one of"), "{text}");
+        assert!(
+            text.contains("latancy") && text.contains("expected one of"),
+            "{text}"
+        );
     }
 }

@@ -143,7 +143,12 @@ impl Flow {
     }
 
     fn buffered(&self) -> usize {
-        self.out_bytes + self.stages.iter().map(|s| s.toxic.held_bytes()).sum::<usize>()
+        self.out_bytes
+            + self
+                .stages
+                .iter()
+                .map(|s| s.toxic.held_bytes())
+                .sum::<usize>()
     }
 
     fn fast(&self) -> bool {

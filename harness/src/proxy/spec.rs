@@ -263,7 +263,10 @@ mod tests {
 
     #[test]
     fn direction_parses_case_insensitively_and_rejects_other_words() {
-        assert_eq!("UpStream".parse::<Direction>().unwrap(), Direction::Upstream);
+        assert_eq!(
+            "UpStream".parse::<Direction>().unwrap(),
+            Direction::Upstream
+        );
         let err = "sideways".parse::<Direction>().unwrap_err();
         assert!(err.to_string().contains("sideways"), "{err}");
         assert!("".parse::<Direction>().is_err());

@@ -84,12 +84,21 @@ impl Pipe {
 #[cfg(not(target_os = "linux"))]
 impl Pipe {
     pub(crate) fn new() -> io::Result<Pipe> {
-        Err(io::Error::new(io::ErrorKind::Unsupported, "splice is Linux-only"))
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "splice is Linux-only",
+        ))
     }
     pub(crate) fn fill_from(&mut self, _src: &TcpStream) -> io::Result<usize> {
-        Err(io::Error::new(io::ErrorKind::Unsupported, "splice is Linux-only"))
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "splice is Linux-only",
+        ))
     }
     pub(crate) fn drain_to(&mut self, _dst: &TcpStream) -> io::Result<usize> {
-        Err(io::Error::new(io::ErrorKind::Unsupported, "splice is Linux-only"))
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "splice is Linux-only",
+        ))
     }
 }

@@ -24,7 +24,11 @@ fn one_shot_echo() -> Result<std::net::SocketAddr> {
     Ok(addr)
 }
 
-fn client_session(api: std::net::SocketAddr, listen: std::net::SocketAddr, upstream: std::net::SocketAddr) -> Result {
+fn client_session(
+    api: std::net::SocketAddr,
+    listen: std::net::SocketAddr,
+    upstream: std::net::SocketAddr,
+) -> Result {
     let client = Client::new(api);
     assert!(client.is_running());
     let version = client.version().map_err(anyhow::Error::msg)?;
@@ -32,21 +36,34 @@ fn client_session(api: std::net::SocketAddr, listen: std::net::SocketAddr, upstr
     client.reset().map_err(anyhow::Error::msg)?;
 
     let proxies = client
-        .populate(vec![ProxyPack::new("socket".into(), format!("localhost:{}", listen.port()), upstream.to_string())])
+        .populate(vec![ProxyPack::new(
+            "socket".into(),
+            format!("localhost:{}", listen.port()),
+            upstream.to_string(),
+        )])
         .map_err(anyhow::Error::msg)?;
     assert_eq!(proxies.len(), 1);
     assert_eq!(proxies[0].proxy_pack.name, "socket");
     // Populating the same again changes nothing (listen compared after resolving).
     let again = client
-        .populate(vec![ProxyPack::new("socket".into(), format!("localhost:{}", listen.port()), upstream.to_string())])
+        .populate(vec![ProxyPack::new(
+            "socket".into(),
+            format!("localhost:{}", listen.port()),
+            upstream.to_string(),
+        )])
         .map_err(anyhow::Error::msg)?;
-    assert_eq!(again[0].proxy_pack.listen, format!("127.0.0.1:{}", listen.port()));
+    assert_eq!(
+        again[0].proxy_pack.listen,
+        format!("127.0.0.1:{}", listen.port())
+    );
 
     let all = client.all().map_err(anyhow::Error::msg)?;
     assert_eq!(all.len(), 1);
     assert!(all.contains_key("socket"));
 
-    let proxy = client.find_and_reset_proxy("socket").map_err(anyhow::Error::msg)?;
+    let proxy = client
+        .find_and_reset_proxy("socket")
+        .map_err(anyhow::Error::msg)?;
     assert_eq!(proxy.proxy_pack.name, "socket");
     assert!(client.find_proxy("bad-proxy").is_err());
     assert!(client.find_and_reset_proxy("bad-proxy").is_err());
@@ -60,7 +77,13 @@ fn client_session(api: std::net::SocketAddr, listen: std::net::SocketAddr, upstr
             assert!(std::net::TcpStream::connect(listen).is_err());
         })
         .map_err(anyhow::Error::msg)?;
-    assert!(client.find_proxy("socket").map_err(anyhow::Error::msg)?.proxy_pack.enabled);
+    assert!(
+        client
+            .find_proxy("socket")
+            .map_err(anyhow::Error::msg)?
+            .proxy_pack
+            .enabled
+    );
 
     // Toxics listed inside apply, deleted after.
     assert_eq!(proxy.toxics().map_err(anyhow::Error::msg)?.len(), 0);
@@ -86,9 +109,19 @@ fn client_session(api: std::net::SocketAddr, listen: std::net::SocketAddr, upstr
     names.sort();
     assert_eq!(
         names,
-        ["bandwidth_downstream", "latency_upstream", "limit_data_upstream", "slicer_downstream", "slow_close_downstream", "timeout_upstream"]
+        [
+            "bandwidth_downstream",
+            "latency_upstream",
+            "limit_data_upstream",
+            "slicer_downstream",
+            "slow_close_downstream",
+            "timeout_upstream"
+        ]
     );
-    let bw = toxics.iter().find(|t| t.name == "bandwidth_downstream").ok_or_else(|| anyhow::anyhow!("no bandwidth"))?;
+    let bw = toxics
+        .iter()
+        .find(|t| t.name == "bandwidth_downstream")
+        .ok_or_else(|| anyhow::anyhow!("no bandwidth"))?;
     assert_eq!(bw.attributes["rate"], 100_000);
     proxy.delete_all_toxics().map_err(anyhow::Error::msg)?;
     assert!(proxy.toxics().map_err(anyhow::Error::msg)?.is_empty());

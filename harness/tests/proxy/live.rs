@@ -13,11 +13,22 @@ use crate::support::*;
 async fn churn(link: Link, mut stop: watch::Receiver<bool>) -> Result<u32> {
     let mut rounds = 0u32;
     let makers: [fn(u32) -> Toxic; 5] = [
-        |i| Toxic::latency(Duration::from_millis(u64::from(i % 3))).jitter(Duration::from_millis(1)),
-        |i| Toxic::slicer(u64::from(64 + i % 200), 32, Duration::from_micros(u64::from(i % 50))),
+        |i| {
+            Toxic::latency(Duration::from_millis(u64::from(i % 3))).jitter(Duration::from_millis(1))
+        },
+        |i| {
+            Toxic::slicer(
+                u64::from(64 + i % 200),
+                32,
+                Duration::from_micros(u64::from(i % 50)),
+            )
+        },
         |_| Toxic::noop(),
         |i| Toxic::bandwidth(u64::from(50_000 + i)),
-        |i| Toxic::limit_data(1 << 40).toxicity(Toxicity::new(f64::from(i % 10) / 10.0).unwrap_or_default()),
+        |i| {
+            Toxic::limit_data(1 << 40)
+                .toxicity(Toxicity::new(f64::from(i % 10) / 10.0).unwrap_or_default())
+        },
     ];
     while !*stop.borrow() {
         let i = rounds;
@@ -27,12 +38,13 @@ async fn churn(link: Link, mut stop: watch::Receiver<bool>) -> Result<u32> {
         let gu = link.add(up).await?;
         let gd = link.add(down).await?;
         tokio::time::sleep(Duration::from_millis(2)).await;
-        if i % 3 == 0 {
-            link.update(&format!("u{i}"), maker(i + 7).upstream()).await?;
+        if i.is_multiple_of(3) {
+            link.update(&format!("u{i}"), maker(i + 7).upstream())
+                .await?;
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
         // Remove in both orders to exercise flushing into the next toxic and into the writer.
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             drop(gu);
             drop(gd);
         } else {
@@ -62,7 +74,9 @@ async fn no_sequence_number_lost_or_reordered_while_toxics_churn() -> Result {
     let writer = tokio::spawn(async move {
         let mut next = 0u32;
         while next < COUNT {
-            let batch: Vec<u8> = (next..(next + 256).min(COUNT)).flat_map(u32::to_be_bytes).collect();
+            let batch: Vec<u8> = (next..(next + 256).min(COUNT))
+                .flat_map(u32::to_be_bytes)
+                .collect();
             next = (next + 256).min(COUNT);
             w.write_all(&batch).await?;
             tokio::time::sleep(Duration::from_micros(200)).await;
@@ -121,8 +135,18 @@ async fn switching_between_fast_path_and_toxic_path_keeps_bulk_data_intact() -> 
     };
     for salt in 0..4 {
         let data = pattern(4 << 20, salt);
-        let back = within(Duration::from_secs(30), "bulk", echo_through(link.listen_addr(), &data)).await??;
-        assert!(back == data, "stream {salt} corrupted ({} of {} bytes back)", back.len(), data.len());
+        let back = within(
+            Duration::from_secs(30),
+            "bulk",
+            echo_through(link.listen_addr(), &data),
+        )
+        .await??;
+        assert!(
+            back == data,
+            "stream {salt} corrupted ({} of {} bytes back)",
+            back.len(),
+            data.len()
+        );
     }
     let _ = stop_tx.send(true);
     let toggles = toggler.await??;

@@ -28,7 +28,8 @@ pub async fn echo_server() -> Result<SocketAddr> {
 }
 
 /// A server that accepts connections and hands them to the test through a channel.
-pub async fn manual_server() -> Result<(SocketAddr, tokio::sync::mpsc::UnboundedReceiver<TcpStream>)> {
+pub async fn manual_server() -> Result<(SocketAddr, tokio::sync::mpsc::UnboundedReceiver<TcpStream>)>
+{
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -65,7 +66,12 @@ impl Api {
         }
     }
 
-    pub async fn call(&self, method: &str, path: &str, body: Option<&str>) -> Result<(u16, String)> {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Result<(u16, String)> {
         let method = reqwest::Method::from_bytes(method.as_bytes())?;
         let mut req = self.http.request(method, format!("{}{}", self.base, path));
         if let Some(b) = body {
@@ -78,7 +84,12 @@ impl Api {
         Ok((status, resp.text().await?))
     }
 
-    pub async fn json(&self, method: &str, path: &str, body: Option<&str>) -> Result<(u16, serde_json::Value)> {
+    pub async fn json(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Result<(u16, serde_json::Value)> {
         let (status, text) = self.call(method, path, body).await?;
         let value = if text.trim().is_empty() {
             serde_json::Value::Null
@@ -135,7 +146,11 @@ pub async fn echo_through(addr: SocketAddr, data: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// Fails the test instead of hanging.
-pub async fn within<T>(limit: Duration, what: &str, f: impl std::future::Future<Output = T>) -> Result<T> {
+pub async fn within<T>(
+    limit: Duration,
+    what: &str,
+    f: impl std::future::Future<Output = T>,
+) -> Result<T> {
     tokio::time::timeout(limit, f)
         .await
         .map_err(|_| anyhow::anyhow!("{what} did not finish within {limit:?}"))

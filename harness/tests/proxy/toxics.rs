@@ -22,7 +22,9 @@ async fn round_trip(s: &mut TcpStream, msg: &[u8]) -> Result<Vec<u8>> {
 async fn latency_in_both_directions_adds_up_on_a_round_trip() -> Result {
     let proxy = FaultProxy::start().await?;
     let link = proxy.link("lat", echo_server().await?).await?;
-    let _up = link.add(Toxic::latency(Duration::from_millis(100)).upstream()).await?;
+    let _up = link
+        .add(Toxic::latency(Duration::from_millis(100)).upstream())
+        .await?;
     let _down = link.add(Toxic::latency(Duration::from_millis(150))).await?;
     let mut s = TcpStream::connect(link.listen_addr()).await?;
     let start = Instant::now();
@@ -38,12 +40,20 @@ async fn latency_in_both_directions_adds_up_on_a_round_trip() -> Result {
 async fn two_latency_toxics_in_one_stream_add_up() -> Result {
     let proxy = FaultProxy::start().await?;
     let link = proxy.link("lat2", echo_server().await?).await?;
-    let _a = link.add(Toxic::latency(Duration::from_millis(100)).named("a")).await?;
-    let _b = link.add(Toxic::latency(Duration::from_millis(100)).named("b")).await?;
+    let _a = link
+        .add(Toxic::latency(Duration::from_millis(100)).named("a"))
+        .await?;
+    let _b = link
+        .add(Toxic::latency(Duration::from_millis(100)).named("b"))
+        .await?;
     let mut s = TcpStream::connect(link.listen_addr()).await?;
     let start = Instant::now();
     round_trip(&mut s, b"x").await?;
-    assert!(start.elapsed() >= Duration::from_millis(200), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_millis(200),
+        "{:?}",
+        start.elapsed()
+    );
     proxy.shutdown().await;
     Ok(())
 }
@@ -102,18 +112,29 @@ async fn slow_close_delays_the_eof_not_the_data() -> Result {
     let proxy = FaultProxy::start().await?;
     let (addr, mut accepted) = manual_server().await?;
     let link = proxy.link("sc", addr).await?;
-    let _t = link.add(Toxic::slow_close(Duration::from_millis(300))).await?;
+    let _t = link
+        .add(Toxic::slow_close(Duration::from_millis(300)))
+        .await?;
     let mut client = TcpStream::connect(link.listen_addr()).await?;
-    let mut server = within(LONG, "accept", accepted.recv()).await?.ok_or_else(|| anyhow::anyhow!("no conn"))?;
+    let mut server = within(LONG, "accept", accepted.recv())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no conn"))?;
     let start = Instant::now();
     server.write_all(b"bye").await?;
     drop(server);
     let mut buf = [0u8; 3];
     client.read_exact(&mut buf).await?;
-    assert!(start.elapsed() < Duration::from_millis(250), "data must not wait");
+    assert!(
+        start.elapsed() < Duration::from_millis(250),
+        "data must not wait"
+    );
     let (rest, e) = within(LONG, "eof", read_all(&mut client)).await?;
     assert!(rest.is_empty() && e.is_none());
-    assert!(start.elapsed() >= Duration::from_millis(300), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        start.elapsed()
+    );
     proxy.shutdown().await;
     Ok(())
 }
@@ -122,13 +143,19 @@ async fn slow_close_delays_the_eof_not_the_data() -> Result {
 async fn timeout_drops_data_and_closes_after_the_timeout() -> Result {
     let proxy = FaultProxy::start().await?;
     let link = proxy.link("to", echo_server().await?).await?;
-    let _t = link.add(Toxic::timeout(Duration::from_millis(300)).upstream()).await?;
+    let _t = link
+        .add(Toxic::timeout(Duration::from_millis(300)).upstream())
+        .await?;
     let mut s = TcpStream::connect(link.listen_addr()).await?;
     let start = Instant::now();
     s.write_all(b"lost").await?;
     let (got, _) = within(LONG, "close", read_all(&mut s)).await?;
     assert!(got.is_empty(), "dropped data came back: {got:?}");
-    assert!(start.elapsed() >= Duration::from_millis(290), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_millis(290),
+        "{:?}",
+        start.elapsed()
+    );
     proxy.shutdown().await;
     Ok(())
 }
@@ -140,7 +167,9 @@ async fn removing_a_timeout_toxic_closes_its_connections_on_both_sides() -> Resu
     let link = proxy.link("torm", addr).await?;
     let t = link.add(Toxic::timeout(Duration::ZERO)).await?;
     let mut client = TcpStream::connect(link.listen_addr()).await?;
-    let mut server = within(LONG, "accept", accepted.recv()).await?.ok_or_else(|| anyhow::anyhow!("no conn"))?;
+    let mut server = within(LONG, "accept", accepted.recv())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no conn"))?;
     server.write_all(b"swallowed").await?;
     tokio::time::sleep(Duration::from_millis(100)).await;
     t.remove()?;
@@ -164,7 +193,9 @@ async fn expect_reset(s: &mut TcpStream) -> Result<Duration> {
 async fn reset_peer_upstream_resets_the_client_after_the_timeout() -> Result {
     let proxy = FaultProxy::start().await?;
     let link = proxy.link("rst", echo_server().await?).await?;
-    let _t = link.add(Toxic::reset_peer(Duration::from_millis(200)).upstream()).await?;
+    let _t = link
+        .add(Toxic::reset_peer(Duration::from_millis(200)).upstream())
+        .await?;
     let mut s = TcpStream::connect(link.listen_addr()).await?;
     s.write_all(b"trigger").await?;
     let took = expect_reset(&mut s).await?;
@@ -179,7 +210,9 @@ async fn reset_peer_also_resets_connections_open_before_it_was_added() -> Result
     let (addr, mut accepted) = manual_server().await?;
     let link = proxy.link("rst2", addr).await?;
     let mut client = TcpStream::connect(link.listen_addr()).await?;
-    let mut server = within(LONG, "accept", accepted.recv()).await?.ok_or_else(|| anyhow::anyhow!("no conn"))?;
+    let mut server = within(LONG, "accept", accepted.recv())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no conn"))?;
     let _t = link.add(Toxic::reset_peer(Duration::ZERO)).await?; // downstream
     server.write_all(b"trigger").await?;
     expect_reset(&mut client).await?;
@@ -198,7 +231,9 @@ async fn reset_peer_at_toxicity_zero_leaves_normal_closes_alone() -> Result {
         .add(Toxic::reset_peer(Duration::ZERO).toxicity(Toxicity::NEVER))
         .await?;
     let mut client = TcpStream::connect(link.listen_addr()).await?;
-    let mut server = within(LONG, "accept", accepted.recv()).await?.ok_or_else(|| anyhow::anyhow!("no conn"))?;
+    let mut server = within(LONG, "accept", accepted.recv())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no conn"))?;
     server.write_all(b"fine").await?;
     drop(server);
     let (got, e) = within(LONG, "eof", read_all(&mut client)).await?;
@@ -213,12 +248,18 @@ async fn slicer_keeps_bytes_intact_and_spaces_pieces() -> Result {
     let proxy = FaultProxy::start().await?;
     let link = proxy.link("sl", echo_server().await?).await?;
     // 2,000 bytes in ~100-byte pieces, 2 ms apart: at least ~30 ms.
-    let _t = link.add(Toxic::slicer(100, 20, Duration::from_millis(2))).await?;
+    let _t = link
+        .add(Toxic::slicer(100, 20, Duration::from_millis(2)))
+        .await?;
     let data = pattern(2_000, 3);
     let start = Instant::now();
     let back = within(LONG, "sliced", echo_through(link.listen_addr(), &data)).await??;
     assert_eq!(back, data);
-    assert!(start.elapsed() >= Duration::from_millis(30), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_millis(30),
+        "{:?}",
+        start.elapsed()
+    );
     proxy.shutdown().await;
     Ok(())
 }
@@ -251,8 +292,17 @@ async fn corrupt_flips_bytes_reproducibly_with_a_seed() -> Result {
         anyhow::Ok(back)
     };
     let a = run(7).await?;
-    let flipped: Vec<usize> = a.iter().enumerate().filter(|(_, b)| **b != 0).map(|(i, _)| i).collect();
-    assert!((100..=320).contains(&flipped.len()), "{} flipped", flipped.len());
+    let flipped: Vec<usize> = a
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b != 0)
+        .map(|(i, _)| i)
+        .collect();
+    assert!(
+        (100..=320).contains(&flipped.len()),
+        "{} flipped",
+        flipped.len()
+    );
     // Same seed, same connection number: the same bytes flipped the same way (the positions
     // depend only on the byte offsets, not on how TCP chunked them).
     assert_eq!(a, run(7).await?);

@@ -212,7 +212,10 @@ fn attribute_values(
 }
 
 fn get(values: &[(&'static str, u64)], name: &str) -> u64 {
-    values.iter().find(|(k, _)| *k == name).map_or(0, |(_, v)| *v)
+    values
+        .iter()
+        .find(|(k, _)| *k == name)
+        .map_or(0, |(_, v)| *v)
 }
 
 fn spec_from(type_name: &str, v: &[(&'static str, u64)]) -> Result<ToxicSpec, ProxyError> {
@@ -282,7 +285,10 @@ pub(crate) fn attributes_of(spec: &ToxicSpec) -> Vec<(&'static str, u64)> {
         } => vec![
             ("average_size", *average_size),
             ("size_variation", *size_variation),
-            ("delay", u64::try_from(delay.as_micros()).unwrap_or(u64::MAX)),
+            (
+                "delay",
+                u64::try_from(delay.as_micros()).unwrap_or(u64::MAX),
+            ),
         ],
         ToxicSpec::LimitData { bytes } => vec![("bytes", *bytes)],
         ToxicSpec::Noop => vec![],
@@ -424,7 +430,8 @@ mod tests {
 
     #[test]
     fn fields_match_case_insensitively() {
-        let t = new_toxic(br#"{"Type":"limit_data","STREAM":"UpStream","Attributes":{"Bytes":5}}"#).unwrap();
+        let t = new_toxic(br#"{"Type":"limit_data","STREAM":"UpStream","Attributes":{"Bytes":5}}"#)
+            .unwrap();
         assert_eq!(t.stream, Direction::Upstream);
         assert_eq!(t.spec, ToxicSpec::LimitData { bytes: 5 });
     }
@@ -446,9 +453,16 @@ mod tests {
         ] {
             let err = new_toxic(body).unwrap_err();
             assert_eq!(err.status(), 400, "{}", String::from_utf8_lossy(body));
-            assert!(err.api_message().starts_with("bad request body: "), "{}", err.api_message());
+            assert!(
+                err.api_message().starts_with("bad request body: "),
+                "{}",
+                err.api_message()
+            );
         }
-        assert_eq!(new_toxic(b"").unwrap_err().api_message(), "bad request body: EOF");
+        assert_eq!(
+            new_toxic(b"").unwrap_err().api_message(),
+            "bad request body: EOF"
+        );
     }
 
     #[test]
@@ -456,15 +470,24 @@ mod tests {
         let err = new_toxic(br#"{"type":"latancy"}"#).unwrap_err();
         assert_eq!(err.api_message(), "invalid toxic type");
         let err = new_toxic(br#"{"type":"latency","stream":""}"#).unwrap_err();
-        assert_eq!(err.api_message(), "stream was invalid, can be either upstream or downstream");
+        assert_eq!(
+            err.api_message(),
+            "stream was invalid, can be either upstream or downstream"
+        );
     }
 
     #[test]
     fn merge_changes_only_sent_keys() {
-        let current = new_toxic(br#"{"type":"latency","toxicity":0.5,"attributes":{"latency":10,"jitter":3}}"#).unwrap();
+        let current = new_toxic(
+            br#"{"type":"latency","toxicity":0.5,"attributes":{"latency":10,"jitter":3}}"#,
+        )
+        .unwrap();
         let patch = object(br#"{"attributes":{"jitter":7}}"#, "x").unwrap();
         let merged = merge_toxic(&current, &patch).unwrap();
-        assert_eq!(attributes_of(&merged.spec), vec![("latency", 10), ("jitter", 7)]);
+        assert_eq!(
+            attributes_of(&merged.spec),
+            vec![("latency", 10), ("jitter", 7)]
+        );
         assert_eq!(merged.toxicity.get(), 0.5);
     }
 

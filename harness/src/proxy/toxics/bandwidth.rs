@@ -71,7 +71,8 @@ impl Toxic for Bandwidth {
         let (due, slice) = match self.slice_due {
             Some(s) => s,
             None => {
-                let max_slice = usize::try_from(self.rate_kb_per_s.saturating_mul(100)).unwrap_or(usize::MAX);
+                let max_slice =
+                    usize::try_from(self.rate_kb_per_s.saturating_mul(100)).unwrap_or(usize::MAX);
                 let slice = len.min(max_slice.max(1));
                 let start = self.free_at.map_or(arrived, |f| f.max(arrived));
                 let due = start + self.transmit_time(slice);
@@ -125,7 +126,9 @@ mod tests {
 
     #[test]
     fn bandwidth_takes_len_over_rate() {
-        let mut h = Harness::new(&ToxicSpec::Bandwidth { rate_kb_per_s: 1000 });
+        let mut h = Harness::new(&ToxicSpec::Bandwidth {
+            rate_kb_per_s: 1000,
+        });
         let start = h.now;
         h.push(&vec![7u8; 480_000]);
         h.eof();

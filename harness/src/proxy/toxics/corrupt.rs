@@ -130,7 +130,10 @@ mod tests {
         };
         let a = run();
         let flipped = a.iter().filter(|&&b| b != 0).count();
-        assert!((700..=1300).contains(&flipped), "{flipped} of 100000 flipped");
+        assert!(
+            (700..=1300).contains(&flipped),
+            "{flipped} of 100000 flipped"
+        );
         assert_eq!(a, run());
     }
 

@@ -121,7 +121,9 @@ pub(crate) fn build(spec: &ToxicSpec) -> Box<dyn Toxic> {
         ToxicSpec::Latency { latency, jitter } => {
             Box::new(latency::Latency::new(*latency, *jitter))
         }
-        ToxicSpec::Bandwidth { rate_kb_per_s } => Box::new(bandwidth::Bandwidth::new(*rate_kb_per_s)),
+        ToxicSpec::Bandwidth { rate_kb_per_s } => {
+            Box::new(bandwidth::Bandwidth::new(*rate_kb_per_s))
+        }
         ToxicSpec::SlowClose { delay } => Box::new(slow_close::SlowClose::new(*delay)),
         ToxicSpec::Timeout { timeout } => Box::new(timeout::Timeout::new(*timeout)),
         ToxicSpec::ResetPeer { timeout } => Box::new(reset_peer::ResetPeer::new(*timeout)),
@@ -203,20 +205,32 @@ pub(crate) mod test_support {
                 now: Instant::now(),
                 rng: connection_rng(1, 0, Direction::Downstream),
             };
-            let mut cx = Cx { now: h.now, rng: &mut h.rng };
+            let mut cx = Cx {
+                now: h.now,
+                rng: &mut h.rng,
+            };
             h.toxic.activate(&mut cx);
             h
         }
         pub(crate) fn push(&mut self, data: &[u8]) {
-            let mut cx = Cx { now: self.now, rng: &mut self.rng };
+            let mut cx = Cx {
+                now: self.now,
+                rng: &mut self.rng,
+            };
             self.toxic.push(Bytes::copy_from_slice(data), &mut cx);
         }
         pub(crate) fn eof(&mut self) {
-            let mut cx = Cx { now: self.now, rng: &mut self.rng };
+            let mut cx = Cx {
+                now: self.now,
+                rng: &mut self.rng,
+            };
             self.toxic.push_eof(&mut cx);
         }
         pub(crate) fn next(&mut self) -> Next {
-            let mut cx = Cx { now: self.now, rng: &mut self.rng };
+            let mut cx = Cx {
+                now: self.now,
+                rng: &mut self.rng,
+            };
             self.toxic.next(&mut cx)
         }
         pub(crate) fn advance(&mut self, d: Duration) {

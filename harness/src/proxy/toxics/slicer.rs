@@ -41,7 +41,8 @@ impl Slicer {
         if self.average == 0 || len == 0 {
             return vec![len];
         }
-        let max_piece = usize::try_from(self.average.saturating_add(self.variation)).unwrap_or(usize::MAX);
+        let max_piece =
+            usize::try_from(self.average.saturating_add(self.variation)).unwrap_or(usize::MAX);
         let var = i64::try_from(self.variation).unwrap_or(i64::MAX);
         let mut out = Vec::new();
         // Depth-first on an explicit stack, right half pushed first so pieces come out in order.
