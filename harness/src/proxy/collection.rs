@@ -122,7 +122,7 @@ impl ProxyState {
         }
     }
 
-    fn start(&mut self, runtime: &Handle) -> Result<(), ProxyError> {
+    fn start(&mut self, runtime: &Handle, zero_copy: bool) -> Result<(), ProxyError> {
         if self.running.is_some() {
             return Ok(());
         }
@@ -151,6 +151,7 @@ impl ProxyState {
             seed: self.seed,
             counters: self.counters.clone(),
             connections: self.connections.clone(),
+            zero_copy,
         };
         let _guard = runtime.enter();
         let listener =
@@ -224,15 +225,17 @@ pub(crate) struct Collection {
     proxies: Mutex<BTreeMap<String, ProxyState>>,
     runtime: Handle,
     server_seed: Option<u64>,
+    zero_copy: bool,
     next_id: AtomicU64,
 }
 
 impl Collection {
-    pub(crate) fn new(runtime: Handle, server_seed: Option<u64>) -> Self {
+    pub(crate) fn new(runtime: Handle, server_seed: Option<u64>, zero_copy: bool) -> Self {
         Collection {
             proxies: Mutex::new(BTreeMap::new()),
             runtime,
             server_seed,
+            zero_copy,
             next_id: AtomicU64::new(1),
         }
     }
@@ -316,7 +319,7 @@ impl Collection {
         }
         let mut state = self.new_state(&new);
         if new.enabled {
-            state.start(&self.runtime)?;
+            state.start(&self.runtime, self.zero_copy)?;
         }
         let info = state.info();
         proxies.insert(new.name, state);
@@ -350,7 +353,7 @@ impl Collection {
             }
             let mut state = self.new_state(&new);
             if new.enabled {
-                if let Err(e) = state.start(&self.runtime) {
+                if let Err(e) = state.start(&self.runtime, self.zero_copy) {
                     return (out, Some(e));
                 }
             }
@@ -386,7 +389,7 @@ impl Collection {
             state.stop();
         }
         if want {
-            state.start(&self.runtime)?;
+            state.start(&self.runtime, self.zero_copy)?;
         }
         Ok(state.info())
     }
@@ -492,7 +495,7 @@ impl Collection {
         for state in proxies.values_mut() {
             state.chains = Chains::default();
             state.publish();
-            state.start(&self.runtime)?;
+            state.start(&self.runtime, self.zero_copy)?;
         }
         Ok(())
     }

@@ -52,6 +52,7 @@ pub struct FaultProxyBuilder {
     host: IpAddr,
     port: u16,
     seed: Option<u64>,
+    zero_copy: bool,
 }
 
 impl Default for FaultProxyBuilder {
@@ -60,6 +61,7 @@ impl Default for FaultProxyBuilder {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
             seed: None,
+            zero_copy: true,
         }
     }
 }
@@ -86,6 +88,12 @@ impl FaultProxyBuilder {
         self.seed = seed;
         self
     }
+    /// Whether directions without an active toxic move bytes with `splice(2)` (default: yes,
+    /// on Linux). Off, they are copied through a user-space buffer like any toxic path.
+    pub fn zero_copy(mut self, enabled: bool) -> Self {
+        self.zero_copy = enabled;
+        self
+    }
     /// Binds the API and starts serving. Must be called inside a Tokio runtime.
     pub async fn start(self) -> Result<FaultProxy, ProxyError> {
         let addr = SocketAddr::new(self.host, self.port);
@@ -98,6 +106,7 @@ impl FaultProxyBuilder {
         let collection = Arc::new(Collection::new(
             tokio::runtime::Handle::current(),
             self.seed,
+            self.zero_copy,
         ));
         let cancel = CancellationToken::new();
         let router = api::router(collection.clone());

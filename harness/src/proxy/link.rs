@@ -20,10 +20,11 @@
 //!   reset), or the proxy is disabled or deleted (both sockets closed).
 
 use std::collections::{HashMap, VecDeque};
+use std::future::poll_fn;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use rand::Rng;
@@ -40,7 +41,9 @@ use super::toxics::{self, CloseKind, Cx, Item, Next, Toxic};
 /// Large enough for a 100 ms latency toxic at a few hundred MB/s.
 const MAX_BUFFERED: usize = 32 << 20;
 /// Read size on the copying path.
-const READ_CHUNK: usize = 64 << 10;
+const READ_CHUNK: usize = 256 << 10;
+/// A splice that moves less than this switches back to copying (small messages).
+const SMALL_READ: usize = 16 << 10;
 /// Most bytes moved per readiness event before giving the other direction a turn.
 const MAX_PER_EVENT: usize = 4 << 20;
 
@@ -76,6 +79,8 @@ pub(crate) struct ConnContext {
     pub seed: u64,
     pub index: u64,
     pub counters: Arc<Counters>,
+    /// Use the `splice(2)` fast path when no toxic is active.
+    pub zero_copy: bool,
 }
 
 #[derive(Debug)]
@@ -100,6 +105,9 @@ struct Flow {
     dst_shut: bool,
     pipe: Option<Pipe>,
     splice_ok: bool,
+    /// The last read filled its buffer: traffic is bulk, so splicing pays off. Small
+    /// request/response traffic is cheaper through a user-space buffer.
+    bulk: bool,
     buf: BytesMut,
     deadline: Option<Instant>,
     counters: Arc<Counters>,
@@ -120,7 +128,8 @@ impl Flow {
             src_eof: false,
             dst_shut: false,
             pipe: None,
-            splice_ok: cfg!(target_os = "linux"),
+            splice_ok: cfg!(target_os = "linux") && ctx.zero_copy,
+            bulk: false,
             buf: BytesMut::new(),
             deadline: None,
             counters: ctx.counters.clone(),
@@ -151,19 +160,14 @@ impl Flow {
                 .sum::<usize>()
     }
 
+    /// Splice the next read? Only for bulk traffic with no active toxic and nothing queued
+    /// (queued bytes must be written before anything read after them).
     fn fast(&self) -> bool {
-        self.splice_ok && self.bypass() && self.out.is_empty() && !self.out_eof
+        self.bulk && self.splice_ok && self.bypass() && self.out.is_empty() && !self.out_eof
     }
 
     fn wants_read(&self) -> bool {
-        if self.src_eof || self.dst_shut {
-            return false;
-        }
-        if self.fast() {
-            self.pipe_len() == 0
-        } else {
-            self.buffered() < MAX_BUFFERED
-        }
+        !self.src_eof && !self.dst_shut && self.pipe_len() == 0 && self.buffered() < MAX_BUFFERED
     }
 
     fn wants_write(&self) -> bool {
@@ -361,6 +365,7 @@ impl Flow {
                     }
                     Ok(n) => {
                         moved += n;
+                        self.bulk = n >= SMALL_READ;
                         self.counters.received[self.slot()].fetch_add(n as u64, Ordering::Relaxed);
                         // Push straight on; what does not fit waits for writability.
                         self.write_some(dst)?;
@@ -383,6 +388,7 @@ impl Flow {
                     }
                     Ok(n) => {
                         moved += n;
+                        self.bulk = n >= SMALL_READ;
                         self.counters.received[self.slot()].fetch_add(n as u64, Ordering::Relaxed);
                         let data = self.buf.split().freeze();
                         self.deliver(0, Item::Data(data), now);
@@ -440,8 +446,15 @@ fn io_close(_err: &io::Error) -> CloseKind {
     CloseKind::Reset
 }
 
-fn far_future() -> tokio::time::Instant {
-    tokio::time::Instant::now() + Duration::from_secs(86400 * 365)
+/// Waits for the next chain change, handing the receiver back.
+async fn next_change(
+    mut rx: watch::Receiver<Arc<Chains>>,
+) -> (
+    watch::Receiver<Arc<Chains>>,
+    Result<(), watch::error::RecvError>,
+) {
+    let result = rx.changed().await;
+    (rx, result)
 }
 
 /// Runs one proxied connection until it ends. See the module docs.
@@ -455,6 +468,10 @@ pub(crate) async fn run(client: TcpStream, server: TcpStream, mut ctx: ConnConte
     let mut closing: Option<CloseKind> = up.apply(&chains.upstream, now);
     closing = closing.or(down.apply(&chains.downstream, now));
     let mut chains_open = true;
+    // Both signal futures live across iterations, so an event on a socket does not
+    // register and deregister waiters on the proxy-wide channels every time.
+    let mut cancelled = std::pin::pin!(ctx.cancel.clone().cancelled_owned());
+    let mut changed = Box::pin(next_change(ctx.chains.clone()));
 
     let kind = loop {
         let now = Instant::now();
@@ -480,13 +497,13 @@ pub(crate) async fn run(client: TcpStream, server: TcpStream, mut ctx: ConnConte
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let sleep_at = deadline.map_or_else(far_future, tokio::time::Instant::from_std);
         let step: Step = tokio::select! {
             biased;
-            _ = ctx.cancel.cancelled() => break CloseKind::Fin,
-            changed = ctx.chains.changed(), if chains_open => {
-                if changed.is_ok() {
-                    let chains = ctx.chains.borrow_and_update().clone();
+            _ = &mut cancelled => break CloseKind::Fin,
+            (mut rx, result) = &mut changed, if chains_open => {
+                if result.is_ok() {
+                    let chains = rx.borrow_and_update().clone();
+                    changed.set(next_change(rx));
                     let now = Instant::now();
                     let a = up.apply(&chains.upstream, now);
                     let b = down.apply(&chains.downstream, now);
@@ -498,23 +515,28 @@ pub(crate) async fn run(client: TcpStream, server: TcpStream, mut ctx: ConnConte
                 }
                 Ok(())
             }
-            r = server.writable(), if up_w => match r {
+            r = poll_fn(|cx| server.poll_write_ready(cx)), if up_w => match r {
                 Ok(()) => up.write_some(&server),
                 Err(_) => Err(CloseKind::Reset),
             },
-            r = client.writable(), if down_w => match r {
+            r = poll_fn(|cx| client.poll_write_ready(cx)), if down_w => match r {
                 Ok(()) => down.write_some(&client),
                 Err(_) => Err(CloseKind::Reset),
             },
-            r = client.readable(), if up_r => match r {
+            r = poll_fn(|cx| client.poll_read_ready(cx)), if up_r => match r {
                 Ok(()) => up.on_readable(&client, &server, Instant::now()),
                 Err(_) => Err(CloseKind::Reset),
             },
-            r = server.readable(), if down_r => match r {
+            r = poll_fn(|cx| server.poll_read_ready(cx)), if down_r => match r {
                 Ok(()) => down.on_readable(&server, &client, Instant::now()),
                 Err(_) => Err(CloseKind::Reset),
             },
-            _ = tokio::time::sleep_until(sleep_at), if deadline.is_some() => Ok(()),
+            _ = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+                    None => std::future::pending().await,
+                }
+            }, if deadline.is_some() => Ok(()),
         };
         if let Err(kind) = step {
             break kind;

@@ -26,6 +26,7 @@ pub(crate) struct AcceptLoop {
     pub seed: u64,
     pub counters: Arc<Counters>,
     pub connections: Arc<AtomicU64>,
+    pub zero_copy: bool,
 }
 
 impl AcceptLoop {
@@ -52,6 +53,7 @@ impl AcceptLoop {
                 seed: self.seed,
                 index,
                 counters: self.counters.clone(),
+                zero_copy: self.zero_copy,
             };
             tokio::spawn(connect_and_run(client, upstream.clone(), ctx));
         }

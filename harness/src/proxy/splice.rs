@@ -10,8 +10,9 @@ use std::os::fd::OwnedFd;
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
-/// Pipe capacity asked for (the kernel may give less).
-const PIPE_SIZE: i32 = 1 << 20;
+/// Pipe capacity asked for (the kernel may give less). Measured on loopback, larger pipes
+/// (256 KiB, 1 MiB) did not move bulk data faster and cost more kernel memory per connection.
+const PIPE_SIZE: i32 = 64 << 10;
 
 /// A pipe holding bytes spliced from the source and not yet spliced to the destination.
 #[derive(Debug)]
