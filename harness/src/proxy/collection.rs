@@ -455,8 +455,13 @@ impl Collection {
         let mut updated = change(&entry.config)?;
         updated.spec.validate()?;
         if updated.spec.type_name() != entry.config.spec.type_name() {
-            return Err(ProxyError::InvalidToxicType {
-                given: updated.spec.type_name().into(),
+            return Err(ProxyError::InvalidAttribute {
+                attribute: "type".into(),
+                detail: format!(
+                    "toxic `{name}` is a {} toxic and cannot become {}; remove it and add a new one",
+                    entry.config.spec.type_name(),
+                    updated.spec.type_name()
+                ),
             });
         }
         updated.name = entry.config.name.clone();

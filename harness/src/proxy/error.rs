@@ -257,6 +257,29 @@ mod tests {
     }
 
     #[test]
+    fn display_messages_are_pinned() {
+        let errors = [
+            ProxyError::ProxyNotFound { name: "db".into() },
+            ProxyError::ToxicNotFound {
+                proxy: "db".into(),
+                name: "lag".into(),
+            },
+            ProxyError::InvalidToxicity { given: 1.5 },
+            ProxyError::ApiBind {
+                addr: "127.0.0.1:8474".parse().unwrap(),
+                source: io::Error::from(io::ErrorKind::AddrInUse),
+            },
+        ];
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        insta::assert_snapshot!(text.join("\n"), @r"
+        proxy `db` not found (list proxies with GET /proxies, or create it first)
+        toxic `lag` not found on proxy `db` (list them with GET /proxies/db/toxics)
+        toxicity 1.5 is out of range (use a number from 0.0 to 1.0)
+        cannot start the proxy API on 127.0.0.1:8474: address in use (choose another port with --port, or stop the process using it)
+        ");
+    }
+
+    #[test]
     fn display_names_subject_and_fix() {
         let err = ProxyError::InvalidToxicType {
             given: "latancy".into(),

@@ -372,3 +372,83 @@ async fn guard_drop_removes_and_forget_keeps() -> Result {
     proxy.shutdown().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn toxicity_zero_is_a_noop_until_updated_to_one() -> Result {
+    let proxy = FaultProxy::start().await?;
+    let link = proxy.link("tox", echo_server().await?).await?;
+    let _t = link
+        .add(Toxic::timeout(Duration::from_millis(100)).toxicity(Toxicity::NEVER))
+        .await?;
+    let mut s = TcpStream::connect(link.listen_addr()).await?;
+    assert_eq!(round_trip(&mut s, b"passes").await?, b"passes");
+    let start = Instant::now();
+    link.update(
+        "timeout_downstream",
+        Toxic::timeout(Duration::from_millis(100)),
+    )
+    .await?;
+    let (_, _) = within(LONG, "timeout after update", read_all(&mut s)).await?;
+    assert!(
+        start.elapsed() >= Duration::from_millis(95),
+        "{:?}",
+        start.elapsed()
+    );
+    // Changing the type is refused with a hint.
+    let err = link
+        .update("timeout_downstream", Toxic::noop())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("remove it and add a new one"),
+        "{err}"
+    );
+    proxy.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn connection_survives_repeated_add_and_reset_cycles() -> Result {
+    let proxy = FaultProxy::start().await?;
+    let link = proxy.link("persist", echo_server().await?).await?;
+    let mut s = TcpStream::connect(link.listen_addr()).await?;
+    for i in 0..20u8 {
+        link.add(Toxic::latency(Duration::from_millis(1)).upstream())
+            .await?
+            .forget();
+        link.add(Toxic::slicer(3, 1, Duration::ZERO))
+            .await?
+            .forget();
+        assert_eq!(round_trip(&mut s, &[i; 32]).await?, [i; 32]);
+        proxy.reset().await?;
+        assert!(link.toxics()?.is_empty());
+    }
+    proxy.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn latency_does_not_limit_throughput() -> Result {
+    let proxy = FaultProxy::start().await?;
+    let link = proxy.link("latbw", echo_server().await?).await?;
+    let _t = link.add(Toxic::latency(Duration::from_millis(100))).await?;
+    // 16 MB: if chunks were delayed one after another instead of pipelined, this would take
+    // hundreds of 100 ms delays (tens of seconds).
+    let data = pattern(16 << 20, 6);
+    let start = Instant::now();
+    let back = within(
+        Duration::from_secs(30),
+        "bulk with latency",
+        echo_through(link.listen_addr(), &data),
+    )
+    .await??;
+    let took = start.elapsed();
+    assert!(back == data, "data changed");
+    assert!(took >= Duration::from_millis(100), "{took:?}");
+    assert!(
+        took < Duration::from_secs(8),
+        "latency serialised the stream: {took:?}"
+    );
+    proxy.shutdown().await;
+    Ok(())
+}
