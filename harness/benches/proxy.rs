@@ -44,7 +44,26 @@ impl Path {
 /// A runtime on its own thread, kept alive for the whole run.
 struct Side {
     handle: tokio::runtime::Handle,
+    tid: i32,
     _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Side {
+    /// Nanoseconds this runtime's thread has spent on a CPU (user + kernel).
+    fn cpu_ns(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/self/task/{}/schedstat", self.tid))
+            .ok()
+            .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+            .unwrap_or(0)
+    }
+}
+
+/// The calling thread's id, from `/proc/thread-self` (`<pid>/task/<tid>`).
+fn current_tid() -> i32 {
+    std::fs::read_link("/proc/thread-self")
+        .ok()
+        .and_then(|p| p.file_name()?.to_str()?.parse().ok())
+        .unwrap_or(0)
 }
 
 fn side_runtime(name: &str) -> Result<Side> {
@@ -55,13 +74,15 @@ fn side_runtime(name: &str) -> Result<Side> {
             .enable_all()
             .build()
             .expect("runtime");
-        let _ = htx.send(rt.handle().clone());
+        let _ = htx.send((rt.handle().clone(), current_tid()));
         rt.block_on(async {
             let _ = stop_rx.await;
         });
     })?;
+    let (handle, tid) = hrx.recv()?;
     Ok(Side {
-        handle: hrx.recv()?,
+        handle,
+        tid,
         _stop: stop_tx,
     })
 }
@@ -241,19 +262,33 @@ fn throughput(
     let total = if bench.quick { 256 << 20 } else { 2 << 30 };
     let rounds = if bench.quick { 3 } else { 5 };
     let mut results: Vec<Vec<f64>> = vec![Vec::new(); PATHS.len()];
+    let mut cpu: Vec<u64> = vec![0; PATHS.len()];
     for _ in 0..rounds {
         for (i, p) in PATHS.iter().enumerate() {
+            let side = match p {
+                Path::Naive => Some(&bench.relay_side),
+                Path::Proxy | Path::ProxyCopy => Some(&bench.proxy_side),
+                Path::Direct => None,
+            };
+            let before = side.map_or(0, Side::cpu_ns);
             results[i].push(f(targets.get(*p), total)?);
+            cpu[i] += side.map_or(0, Side::cpu_ns) - before;
         }
     }
     let med: Vec<f64> = results.into_iter().map(median).collect();
+    let gb_moved = (total as f64 / 1e9) * rounds as f64;
     println!(
         "{title} ({} MB per run, median of {rounds} alternating runs)",
         total >> 20
     );
     for (i, p) in PATHS.iter().enumerate() {
+        let relay_cpu = if i == 0 {
+            String::new()
+        } else {
+            format!("   relay CPU {:>4.0} ms per GB", cpu[i] as f64 / 1e6 / gb_moved)
+        };
         println!(
-            "  {:<16} {:>9.0} MB/s   ratio to direct {:.2}",
+            "  {:<16} {:>9.0} MB/s   ratio to direct {:.2}{relay_cpu}",
             p.name(),
             med[i],
             med[i] / med[0]
@@ -276,20 +311,44 @@ fn rtt(bench: &Bench, load: &tokio::runtime::Runtime, targets: &Targets, conns: 
         (20_000 / conns).max(20)
     };
     let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); PATHS.len()];
+    let mut cpu: Vec<u64> = vec![0; PATHS.len()];
+    let mut wall: Vec<Duration> = vec![Duration::ZERO; PATHS.len()];
     for _ in 0..rounds {
         for (i, p) in PATHS.iter().enumerate() {
             let addr = targets.get(*p);
-            let got = load.block_on(async move {
+            let side = match p {
+                Path::Naive => Some(&bench.relay_side),
+                Path::Proxy | Path::ProxyCopy => Some(&bench.proxy_side),
+                Path::Direct => None,
+            };
+            // Connect and warm up every connection first, so all `conns` are really
+            // concurrent while round trips are measured (and setup is not measured).
+            let streams = load.block_on(async move {
                 let mut tasks = Vec::new();
                 for _ in 0..conns {
                     tasks.push(tokio::spawn(async move {
                         let mut s = tokio::net::TcpStream::connect(addr).await?;
                         s.set_nodelay(true)?;
+                        let mut buf = [0u8; 64];
+                        s.write_all(&[7u8; 64]).await?;
+                        s.read_exact(&mut buf).await?;
+                        std::io::Result::Ok(s)
+                    }));
+                }
+                let mut all = Vec::new();
+                for t in tasks {
+                    all.push(t.await.map_err(std::io::Error::other)??);
+                }
+                std::io::Result::Ok(all)
+            })?;
+            let before = side.map_or(0, Side::cpu_ns);
+            let round_start = Instant::now();
+            let got = load.block_on(async move {
+                let mut tasks = Vec::new();
+                for mut s in streams {
+                    tasks.push(tokio::spawn(async move {
                         let msg = [7u8; 64];
                         let mut buf = [0u8; 64];
-                        // Warm-up round trip (connect, upstream dial).
-                        s.write_all(&msg).await?;
-                        s.read_exact(&mut buf).await?;
                         let mut out = Vec::with_capacity(per_conn);
                         for _ in 0..per_conn {
                             let t = Instant::now();
@@ -306,6 +365,8 @@ fn rtt(bench: &Bench, load: &tokio::runtime::Runtime, targets: &Targets, conns: 
                 }
                 std::io::Result::Ok(all)
             })?;
+            cpu[i] += side.map_or(0, Side::cpu_ns) - before;
+            wall[i] += round_start.elapsed();
             samples[i].extend(got);
         }
     }
@@ -316,18 +377,22 @@ fn rtt(bench: &Bench, load: &tokio::runtime::Runtime, targets: &Targets, conns: 
         let p50 = percentile(&samples[i], 0.5);
         let p99 = percentile(&samples[i], 0.99);
         p50s.push((p50, p99));
+        let mean = samples[i].iter().sum::<Duration>().as_secs_f64() / samples[i].len() as f64;
         println!(
-            "  {:<16} p50 {:>8.1} µs   p99 {:>8.1} µs",
+            "  {:<16} p50 {:>8.1} µs   p99 {:>8.1} µs   mean {:>8.1} µs   wall {:>6.0} ms",
             p.name(),
             p50.as_secs_f64() * 1e6,
-            p99.as_secs_f64() * 1e6
+            p99.as_secs_f64() * 1e6,
+            mean * 1e6,
+            wall[i].as_secs_f64() * 1e3
         );
     }
     for i in 1..PATHS.len() {
         let added50 = p50s[i].0.as_secs_f64() - p50s[0].0.as_secs_f64();
         let added99 = p50s[i].1.as_secs_f64() - p50s[0].1.as_secs_f64();
+        let per_rtt = cpu[i] as f64 / 1e3 / samples[i].len() as f64;
         println!(
-            "  added by {:<16} p50 {:>+8.1} µs   p99 {:>+8.1} µs",
+            "  added by {:<16} p50 {:>+8.1} µs   p99 {:>+8.1} µs   relay CPU {per_rtt:.1} µs per round trip",
             PATHS[i].name(),
             added50 * 1e6,
             added99 * 1e6

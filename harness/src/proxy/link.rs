@@ -167,7 +167,15 @@ impl Flow {
     }
 
     fn wants_read(&self) -> bool {
-        !self.src_eof && !self.dst_shut && self.pipe_len() == 0 && self.buffered() < MAX_BUFFERED
+        if self.src_eof || self.dst_shut {
+            return false;
+        }
+        if self.fast() {
+            // Keep reading while the pipe drains: reads and writes overlap.
+            self.pipe.as_ref().is_none_or(Pipe::has_room)
+        } else {
+            self.pipe_len() == 0 && self.buffered() < MAX_BUFFERED
+        }
     }
 
     fn wants_write(&self) -> bool {
@@ -358,6 +366,7 @@ impl Flow {
                 let Some(pipe) = self.pipe.as_mut() else {
                     continue;
                 };
+                let was_empty = pipe.len == 0;
                 match pipe.fill_from(src) {
                     Ok(0) => {
                         self.src_eof = true;
@@ -365,13 +374,12 @@ impl Flow {
                     }
                     Ok(n) => {
                         moved += n;
-                        self.bulk = n >= SMALL_READ;
+                        if was_empty {
+                            self.bulk = n >= SMALL_READ;
+                        }
                         self.counters.received[self.slot()].fetch_add(n as u64, Ordering::Relaxed);
                         // Push straight on; what does not fit waits for writability.
                         self.write_some(dst)?;
-                        if self.pipe_len() > 0 {
-                            return Ok(());
-                        }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                     Err(e) if e.kind() == io::ErrorKind::InvalidInput => self.splice_ok = false,
