@@ -285,7 +285,10 @@ fn throughput(
         let relay_cpu = if i == 0 {
             String::new()
         } else {
-            format!("   relay CPU {:>4.0} ms per GB", cpu[i] as f64 / 1e6 / gb_moved)
+            format!(
+                "   relay CPU {:>4.0} ms per GB",
+                cpu[i] as f64 / 1e6 / gb_moved
+            )
         };
         println!(
             "  {:<16} {:>9.0} MB/s   ratio to direct {:.2}{relay_cpu}",

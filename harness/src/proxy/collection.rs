@@ -17,6 +17,7 @@ use super::error::ProxyError;
 use super::link::{ChainEntry, Chains, Counters};
 use super::listener;
 use super::rng;
+use super::signal::{self, Signals};
 use super::spec::{Direction, ToxicConfig};
 
 /// A proxy as the API reports it.
@@ -89,6 +90,7 @@ struct ProxyState {
     running: Option<Running>,
     counters: Arc<Counters>,
     connections: Arc<AtomicU64>,
+    signals: Arc<Signals>,
 }
 
 impl ProxyState {
@@ -114,11 +116,15 @@ impl ProxyState {
 
     fn publish(&self) {
         self.chains_tx.send_replace(Arc::new(self.chains.clone()));
+        self.signals.notify_all(signal::CHANGED);
     }
 
     fn stop(&mut self) {
         if let Some(running) = self.running.take() {
+            // Cancel first: a connection registered after the notification below sees the
+            // token cancelled when it starts.
             running.cancel.cancel();
+            self.signals.notify_all(signal::CLOSED);
         }
     }
 
@@ -151,6 +157,7 @@ impl ProxyState {
             seed: self.seed,
             counters: self.counters.clone(),
             connections: self.connections.clone(),
+            signals: self.signals.clone(),
             zero_copy,
         };
         let _guard = runtime.enter();
@@ -186,13 +193,14 @@ impl ProxyState {
 }
 
 /// Binds like Go's `net.Listen`: `SO_REUSEADDR` (a restart can reuse a port in TIME_WAIT,
-/// while a port with a live listener still fails) and a backlog of 1024 for connection bursts.
+/// while a port with a live listener still fails) and the largest backlog the kernel allows
+/// (`somaxconn` caps it), so a burst of connects does not overflow into SYN cookies.
 fn bind_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     use socket2::{Domain, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     socket.set_reuse_address(true)?;
     socket.bind(&addr.into())?;
-    socket.listen(1024)?;
+    socket.listen(4096)?;
     Ok(socket.into())
 }
 
@@ -295,6 +303,7 @@ impl Collection {
             running: None,
             counters: Arc::new(Counters::default()),
             connections: Arc::new(AtomicU64::new(0)),
+            signals: Arc::new(Signals::default()),
         }
     }
 

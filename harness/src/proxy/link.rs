@@ -33,6 +33,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::rng::{connection_rng, ToxicRng};
+use super::signal::{ConnSignal, CLOSED};
 use super::spec::{Direction, ToxicConfig};
 use super::splice::Pipe;
 use super::toxics::{self, CloseKind, Cx, Item, Next, Toxic};
@@ -75,7 +76,10 @@ pub(crate) struct Counters {
 #[derive(Debug, Clone)]
 pub(crate) struct ConnContext {
     pub chains: watch::Receiver<Arc<Chains>>,
+    /// The accept loop's token: cancelled when the proxy stops.
     pub cancel: CancellationToken,
+    /// Chain changes and close requests while the connection runs.
+    pub signal: Arc<ConnSignal>,
     pub seed: u64,
     pub index: u64,
     pub counters: Arc<Counters>,
@@ -454,17 +458,6 @@ fn io_close(_err: &io::Error) -> CloseKind {
     CloseKind::Reset
 }
 
-/// Waits for the next chain change, handing the receiver back.
-async fn next_change(
-    mut rx: watch::Receiver<Arc<Chains>>,
-) -> (
-    watch::Receiver<Arc<Chains>>,
-    Result<(), watch::error::RecvError>,
-) {
-    let result = rx.changed().await;
-    (rx, result)
-}
-
 /// Runs one proxied connection until it ends. See the module docs.
 pub(crate) async fn run(client: TcpStream, server: TcpStream, mut ctx: ConnContext) {
     let _ = client.set_nodelay(true);
@@ -475,11 +468,9 @@ pub(crate) async fn run(client: TcpStream, server: TcpStream, mut ctx: ConnConte
     let chains = ctx.chains.borrow_and_update().clone();
     let mut closing: Option<CloseKind> = up.apply(&chains.upstream, now);
     closing = closing.or(down.apply(&chains.downstream, now));
-    let mut chains_open = true;
-    // Both signal futures live across iterations, so an event on a socket does not
-    // register and deregister waiters on the proxy-wide channels every time.
-    let mut cancelled = std::pin::pin!(ctx.cancel.clone().cancelled_owned());
-    let mut changed = Box::pin(next_change(ctx.chains.clone()));
+    if ctx.cancel.is_cancelled() {
+        return;
+    }
 
     let kind = loop {
         let now = Instant::now();
@@ -507,19 +498,16 @@ pub(crate) async fn run(client: TcpStream, server: TcpStream, mut ctx: ConnConte
         };
         let step: Step = tokio::select! {
             biased;
-            _ = &mut cancelled => break CloseKind::Fin,
-            (mut rx, result) = &mut changed, if chains_open => {
-                if result.is_ok() {
-                    let chains = rx.borrow_and_update().clone();
-                    changed.set(next_change(rx));
-                    let now = Instant::now();
-                    let a = up.apply(&chains.upstream, now);
-                    let b = down.apply(&chains.downstream, now);
-                    if let Some(k) = a.or(b) {
-                        closing = Some(closing.unwrap_or(k));
-                    }
-                } else {
-                    chains_open = false;
+            bits = poll_fn(|cx| ctx.signal.poll_take(cx)) => {
+                if bits & CLOSED != 0 {
+                    break CloseKind::Fin;
+                }
+                let chains = ctx.chains.borrow_and_update().clone();
+                let now = Instant::now();
+                let a = up.apply(&chains.upstream, now);
+                let b = down.apply(&chains.downstream, now);
+                if let Some(k) = a.or(b) {
+                    closing = Some(closing.unwrap_or(k));
                 }
                 Ok(())
             }

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::link::{self, Chains, ConnContext, Counters};
+use super::signal::Signals;
 
 /// How long dialling the upstream may take before the client is closed.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -26,6 +27,7 @@ pub(crate) struct AcceptLoop {
     pub seed: u64,
     pub counters: Arc<Counters>,
     pub connections: Arc<AtomicU64>,
+    pub signals: Arc<Signals>,
     pub zero_copy: bool,
 }
 
@@ -49,7 +51,8 @@ impl AcceptLoop {
             let index = self.connections.fetch_add(1, Ordering::Relaxed);
             let ctx = ConnContext {
                 chains: self.chains.clone(),
-                cancel: self.cancel.child_token(),
+                cancel: self.cancel.clone(),
+                signal: self.signals.register(),
                 seed: self.seed,
                 index,
                 counters: self.counters.clone(),

@@ -13,6 +13,7 @@
 //! | `splice.rs` | zero-copy `splice(2)` fast path |
 //! | `toxics/` | one file per toxic behind one trait (contract in `toxics/mod.rs`) |
 //! | `rng.rs` | seeded randomness per proxy and connection |
+//! | `signal.rs` | lock-free wake-ups from a proxy to its connections |
 //! | `embedded.rs`, `cli.rs`, `error.rs` | Rust API, command arguments, [`ProxyError`] |
 //!
 //! Decisions where Toxiproxy behaves surprisingly (each explained in its module):
@@ -33,6 +34,7 @@ mod error;
 mod link;
 mod listener;
 mod rng;
+mod signal;
 mod spec;
 mod splice;
 mod toxics;

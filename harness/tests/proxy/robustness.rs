@@ -102,8 +102,19 @@ async fn stress_thousand_connections_of_one_megabyte_while_toxics_change() -> Re
         }));
     }
     let all = async {
+        let mut errors = Vec::new();
         for t in tasks {
-            t.await??;
+            if let Err(e) = t.await? {
+                errors.push(e.to_string());
+            }
+        }
+        if !errors.is_empty() {
+            errors.sort();
+            anyhow::bail!(
+                "{} of {CONNS} streams failed; first: {}",
+                errors.len(),
+                errors[0]
+            );
         }
         anyhow::Ok(())
     };

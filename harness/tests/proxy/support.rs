@@ -12,7 +12,7 @@ pub type Result<T = ()> = anyhow::Result<T>;
 /// An echo server: every connection gets back what it sends; it half-closes after the
 /// client's EOF (so half-close through the proxy can be checked).
 pub async fn echo_server() -> Result<SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let listener = listen_wide()?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
         while let Ok((mut s, _)) = listener.accept().await {
@@ -25,6 +25,15 @@ pub async fn echo_server() -> Result<SocketAddr> {
         }
     });
     Ok(addr)
+}
+
+/// A 127.0.0.1 listener with a backlog large enough for a burst of 1,000 connects (a short
+/// queue makes the kernel fall back to SYN cookies and drop handshakes under such bursts).
+pub fn listen_wide() -> Result<TcpListener> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind("127.0.0.1:0".parse()?)?;
+    Ok(socket.listen(4096)?)
 }
 
 /// A server that accepts connections and hands them to the test through a channel.
