@@ -77,6 +77,9 @@ pub struct ProxyPatch {
 struct Running {
     cancel: CancellationToken,
     addr: SocketAddr,
+    /// A second handle on the listening socket, so `stop` can end listening at once (the
+    /// accept task closes its own handle a moment later).
+    control: socket2::Socket,
 }
 
 #[derive(Debug)]
@@ -124,6 +127,9 @@ impl ProxyState {
             // Cancel first: a connection registered after the notification below sees the
             // token cancelled when it starts.
             running.cancel.cancel();
+            // Stop listening now, so that an enable right after a disable can bind the same
+            // port again (the old socket leaves LISTEN; with SO_REUSEADDR it no longer blocks).
+            let _ = running.control.shutdown(std::net::Shutdown::Both);
             self.signals.notify_all(signal::CLOSED);
         }
     }
@@ -145,6 +151,13 @@ impl ProxyState {
             })?;
         std_listener
             .set_nonblocking(true)
+            .map_err(|source| ProxyError::Bind {
+                addr: addr.to_string(),
+                source,
+            })?;
+        let control = std_listener
+            .try_clone()
+            .map(socket2::Socket::from)
             .map_err(|source| ProxyError::Bind {
                 addr: addr.to_string(),
                 source,
@@ -172,6 +185,7 @@ impl ProxyState {
         self.running = Some(Running {
             cancel,
             addr: bound,
+            control,
         });
         Ok(())
     }

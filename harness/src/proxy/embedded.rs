@@ -179,22 +179,63 @@ impl FaultProxy {
     }
 
     /// A handle on an existing proxy (created through the API or [`FaultProxy::link`]).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), shakedown::proxy::ProxyError> {
+    /// let proxy = shakedown::proxy::FaultProxy::start().await?;
+    /// let created = proxy.link("cache", "127.0.0.1:9").await?;
+    /// let found = proxy.find_link("cache")?;
+    /// assert_eq!(found.listen_addr(), created.listen_addr());
+    /// assert!(proxy.find_link("nope").is_err());
+    /// # proxy.shutdown().await; Ok(()) }
+    /// ```
     pub fn find_link(&self, name: &str) -> Result<Link, ProxyError> {
         let info = self.collection.get(name)?;
         Link::from_info(&self.collection, &info)
     }
 
     /// Every proxy, as the API lists them.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), shakedown::proxy::ProxyError> {
+    /// let proxy = shakedown::proxy::FaultProxy::start().await?;
+    /// proxy.link("a", "127.0.0.1:9").await?;
+    /// assert_eq!(proxy.proxies().len(), 1);
+    /// # proxy.shutdown().await; Ok(()) }
+    /// ```
     pub fn proxies(&self) -> Vec<ProxyInfo> {
         self.collection.list()
     }
 
     /// Toxiproxy's `/reset`: removes every toxic and enables every proxy.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), shakedown::proxy::ProxyError> {
+    /// use shakedown::proxy::{FaultProxy, Toxic};
+    /// let proxy = FaultProxy::start().await?;
+    /// let link = proxy.link("a", "127.0.0.1:9").await?;
+    /// link.add(Toxic::noop()).await?.forget();
+    /// link.disable().await?;
+    /// proxy.reset().await?;
+    /// assert!(link.info()?.enabled && link.toxics()?.is_empty());
+    /// # proxy.shutdown().await; Ok(()) }
+    /// ```
     pub async fn reset(&self) -> Result<(), ProxyError> {
         self.collection.reset()
     }
 
     /// Loads proxies from a Toxiproxy populate list (`[{"name":…,"listen":…,"upstream":…}]`).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), shakedown::proxy::ProxyError> {
+    /// let proxy = shakedown::proxy::FaultProxy::start().await?;
+    /// let made = proxy
+    ///     .populate_json(br#"[{"name":"db","listen":"127.0.0.1:0","upstream":"127.0.0.1:5432"}]"#)
+    ///     .await?;
+    /// assert_eq!(made[0].name, "db");
+    /// assert!(proxy.populate_json(b"{}").await.is_err());
+    /// # proxy.shutdown().await; Ok(()) }
+    /// ```
     pub async fn populate_json(&self, json: &[u8]) -> Result<Vec<ProxyInfo>, ProxyError> {
         let list = api::parse_populate(json)?;
         match self.collection.populate(list) {
@@ -204,6 +245,15 @@ impl FaultProxy {
     }
 
     /// Stops the API and every proxy, closing all connections.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), shakedown::proxy::ProxyError> {
+    /// let proxy = shakedown::proxy::FaultProxy::start().await?;
+    /// let api = proxy.api_addr();
+    /// proxy.shutdown().await;
+    /// assert!(tokio::net::TcpStream::connect(api).await.is_err());
+    /// # Ok(()) }
+    /// ```
     pub async fn shutdown(mut self) {
         self.stop();
         if let Some(server) = self.server.take() {
@@ -307,6 +357,18 @@ impl Link {
 
     /// Changes a toxic's toxicity and attributes (its type and stream stay); connections keep
     /// their state (e.g. limit_data's counter).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), shakedown::proxy::ProxyError> {
+    /// use std::time::Duration;
+    /// use shakedown::proxy::{FaultProxy, Toxic, ToxicSpec};
+    /// let proxy = FaultProxy::start().await?;
+    /// let link = proxy.link("a", "127.0.0.1:9").await?;
+    /// let _lag = link.add(Toxic::latency(Duration::from_millis(10))).await?;
+    /// let updated = link.update("latency_downstream", Toxic::latency(Duration::from_millis(50))).await?;
+    /// assert_eq!(updated.spec, ToxicSpec::Latency { latency: Duration::from_millis(50), jitter: Duration::ZERO });
+    /// # proxy.shutdown().await; Ok(()) }
+    /// ```
     pub async fn update(&self, name: &str, toxic: Toxic) -> Result<ToxicConfig, ProxyError> {
         let config = toxic.into_config();
         self.collection()?
@@ -319,6 +381,17 @@ impl Link {
     }
 
     /// Stops listening and closes every connection (Toxiproxy's "down").
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), shakedown::proxy::ProxyError> {
+    /// let proxy = shakedown::proxy::FaultProxy::start().await?;
+    /// let link = proxy.link("a", "127.0.0.1:9").await?;
+    /// link.disable().await?;
+    /// assert!(tokio::net::TcpStream::connect(link.listen_addr()).await.is_err());
+    /// link.enable().await?;
+    /// assert!(tokio::net::TcpStream::connect(link.listen_addr()).await.is_ok());
+    /// # proxy.shutdown().await; Ok(()) }
+    /// ```
     pub async fn disable(&self) -> Result<(), ProxyError> {
         self.collection()?
             .update(
@@ -345,6 +418,17 @@ impl Link {
     }
 
     /// Removes every toxic and enables the proxy.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), shakedown::proxy::ProxyError> {
+    /// use shakedown::proxy::{FaultProxy, Toxic};
+    /// let proxy = FaultProxy::start().await?;
+    /// let link = proxy.link("a", "127.0.0.1:9").await?;
+    /// link.add(Toxic::limit_data(1)).await?.forget();
+    /// link.reset().await?;
+    /// assert!(link.toxics()?.is_empty());
+    /// # proxy.shutdown().await; Ok(()) }
+    /// ```
     pub async fn reset(&self) -> Result<(), ProxyError> {
         self.collection()?.clear_toxics(&self.name)?;
         self.enable().await

@@ -10,9 +10,11 @@
 //!   channel; the task diffs them by toxic id (`apply`): a new toxic is appended, an updated
 //!   one keeps its state, a removed one hands everything it held to the next toxic (or the
 //!   writer) so nothing is lost or reordered. The API never waits for a connection.
-//! * **Fast path.** While no toxic is active in a direction, bytes move with `splice(2)`
-//!   through a pipe without entering user space. The pipe is always emptied to the destination
-//!   before anything that went through a toxic is written, so switching keeps byte order.
+//! * **Fast path.** While no toxic is active in a direction and the traffic is bulk (the last
+//!   read brought at least 16 KiB), bytes move with `splice(2)` through a pipe without
+//!   entering user space; small request/response traffic is cheaper through a user-space
+//!   buffer. The pipe is always emptied to the destination before anything read later is
+//!   written, so switching between the paths, or adding a toxic, keeps byte order.
 //! * **Half-close is preserved.** A FIN from one side becomes `shutdown(SHUT_WR)` towards the
 //!   other side once everything before it is written; the other direction keeps flowing.
 //!   (Toxiproxy closes the whole connection instead.) The task ends when both directions have
@@ -115,6 +117,8 @@ struct Flow {
     buf: BytesMut,
     deadline: Option<Instant>,
     counters: Arc<Counters>,
+    /// When the flow started (a placeholder time where no toxic needs the clock).
+    epoch: Instant,
 }
 
 /// Outcome of an I/O step.
@@ -137,6 +141,7 @@ impl Flow {
             buf: BytesMut::new(),
             deadline: None,
             counters: ctx.counters.clone(),
+            epoch: Instant::now(),
         }
     }
 
@@ -222,6 +227,16 @@ impl Flow {
     }
 
     /// Moves everything due through the chain. Returns a close request from a toxic.
+    /// The time, read only when a toxic will look at it (no clock read on the plain path).
+    fn clock(&self) -> Instant {
+        if self.stages.is_empty() {
+            // Unused: no stage receives it. Any value would do; reuse a cheap one.
+            self.epoch
+        } else {
+            Instant::now()
+        }
+    }
+
     fn pump(&mut self, now: Instant) -> Option<CloseKind> {
         self.deadline = None;
         let mut i = 0;
@@ -354,7 +369,7 @@ impl Flow {
     }
 
     /// The source is readable: read what is there (bounded) and push it into the chain.
-    fn on_readable(&mut self, src: &TcpStream, dst: &TcpStream, now: Instant) -> Step {
+    fn on_readable(&mut self, src: &TcpStream, dst: &TcpStream) -> Step {
         let mut moved = 0;
         while moved < MAX_PER_EVENT && self.wants_read() {
             if self.fast() {
@@ -396,6 +411,7 @@ impl Flow {
                 match src.try_read_buf(&mut self.buf) {
                     Ok(0) => {
                         self.src_eof = true;
+                        let now = self.clock();
                         self.deliver(0, Item::Eof, now);
                     }
                     Ok(n) => {
@@ -403,6 +419,7 @@ impl Flow {
                         self.bulk = n >= SMALL_READ;
                         self.counters.received[self.slot()].fetch_add(n as u64, Ordering::Relaxed);
                         let data = self.buf.split().freeze();
+                        let now = self.clock();
                         self.deliver(0, Item::Data(data), now);
                         if self.bypass() {
                             self.write_some(dst)?;
@@ -472,10 +489,16 @@ pub(crate) async fn run(client: TcpStream, server: TcpStream, mut ctx: ConnConte
         return;
     }
 
+    let mut signal_registered = false;
     let kind = loop {
-        let now = Instant::now();
-        if let Some(k) = up.pump(now).or_else(|| down.pump(now)) {
-            closing = Some(closing.map_or(k, |c| if c == CloseKind::Reset { c } else { k }));
+        if !up.stages.is_empty() || !down.stages.is_empty() {
+            let now = Instant::now();
+            if let Some(k) = up.pump(now).or_else(|| down.pump(now)) {
+                closing = Some(closing.map_or(k, |c| if c == CloseKind::Reset { c } else { k }));
+            }
+        } else {
+            up.deadline = None;
+            down.deadline = None;
         }
         match closing {
             Some(CloseKind::Reset) => break CloseKind::Reset,
@@ -498,7 +521,7 @@ pub(crate) async fn run(client: TcpStream, server: TcpStream, mut ctx: ConnConte
         };
         let step: Step = tokio::select! {
             biased;
-            bits = poll_fn(|cx| ctx.signal.poll_take(cx)) => {
+            bits = poll_fn(|cx| ctx.signal.poll_take_once_registered(cx, &mut signal_registered)) => {
                 if bits & CLOSED != 0 {
                     break CloseKind::Fin;
                 }
@@ -520,11 +543,11 @@ pub(crate) async fn run(client: TcpStream, server: TcpStream, mut ctx: ConnConte
                 Err(_) => Err(CloseKind::Reset),
             },
             r = poll_fn(|cx| client.poll_read_ready(cx)), if up_r => match r {
-                Ok(()) => up.on_readable(&client, &server, Instant::now()),
+                Ok(()) => up.on_readable(&client, &server),
                 Err(_) => Err(CloseKind::Reset),
             },
             r = poll_fn(|cx| server.poll_read_ready(cx)), if down_r => match r {
-                Ok(()) => down.on_readable(&server, &client, Instant::now()),
+                Ok(()) => down.on_readable(&server, &client),
                 Err(_) => Err(CloseKind::Reset),
             },
             _ = async {

@@ -37,6 +37,7 @@ impl AcceptLoop {
         let upstream: Arc<str> = Arc::from(self.upstream.as_str());
         loop {
             let accepted = tokio::select! {
+                biased;
                 _ = self.cancel.cancelled() => return,
                 accepted = listener.accept() => accepted,
             };

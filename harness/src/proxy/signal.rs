@@ -28,6 +28,33 @@ impl ConnSignal {
         self.waker.wake();
     }
 
+    /// Like [`ConnSignal::poll_take`], but registers the waker only when none is stored: a
+    /// task's waker stays valid for the task's life, and only a wake-up (which comes with
+    /// bits) consumes it. The hot loop of a connection then pays one atomic swap per poll.
+    pub(crate) fn poll_take_once_registered(
+        &self,
+        cx: &mut Context<'_>,
+        registered: &mut bool,
+    ) -> Poll<u8> {
+        if *registered {
+            return match self.flags.swap(0, Ordering::AcqRel) {
+                0 => Poll::Pending,
+                bits => {
+                    // A wake-up consumed the stored waker: register again next time.
+                    *registered = false;
+                    Poll::Ready(bits)
+                }
+            };
+        }
+        match self.poll_take(cx) {
+            Poll::Pending => {
+                *registered = true;
+                Poll::Pending
+            }
+            ready => ready,
+        }
+    }
+
     /// Takes the pending bits, or registers the task to be woken when some arrive.
     pub(crate) fn poll_take(&self, cx: &mut Context<'_>) -> Poll<u8> {
         let bits = self.flags.swap(0, Ordering::AcqRel);
@@ -99,5 +126,28 @@ mod tests {
         assert_eq!(a.poll_take(&mut cx), Poll::Ready(CHANGED | CLOSED));
         assert_eq!(a.poll_take(&mut cx), Poll::Pending);
         assert!(signals.lock().is_empty());
+    }
+
+    #[test]
+    fn once_registered_polling_sees_every_notification() {
+        let signals = Signals::default();
+        let a = signals.register();
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut registered = false;
+        for _ in 0..3 {
+            assert_eq!(
+                a.poll_take_once_registered(&mut cx, &mut registered),
+                Poll::Pending
+            );
+            assert_eq!(
+                a.poll_take_once_registered(&mut cx, &mut registered),
+                Poll::Pending
+            );
+            signals.notify_all(CHANGED);
+            assert_eq!(
+                a.poll_take_once_registered(&mut cx, &mut registered),
+                Poll::Ready(CHANGED)
+            );
+        }
     }
 }

@@ -452,3 +452,19 @@ async fn latency_does_not_limit_throughput() -> Result {
     proxy.shutdown().await;
     Ok(())
 }
+
+/// Regression: the old listener used to close only when its task next ran, so re-enabling
+/// right after disabling failed with "address already in use".
+#[tokio::test]
+async fn enable_right_after_disable_rebinds_the_same_port() -> Result {
+    let proxy = FaultProxy::start().await?;
+    let link = proxy.link("flip", echo_server().await?).await?;
+    for _ in 0..20 {
+        link.disable().await?;
+        link.enable().await?;
+    }
+    let mut s = TcpStream::connect(link.listen_addr()).await?;
+    assert_eq!(round_trip(&mut s, b"up").await?, b"up");
+    proxy.shutdown().await;
+    Ok(())
+}
