@@ -14,7 +14,8 @@
 //! | `toxics/` | one file per toxic behind one trait (contract in `toxics/mod.rs`) |
 //! | `rng.rs` | seeded randomness per proxy and connection |
 //! | `signal.rs` | lock-free wake-ups from a proxy to its connections |
-//! | `embedded.rs`, `cli.rs`, `error.rs` | Rust API, command arguments, [`ProxyError`] |
+//! | `embedded.rs`, `toxic.rs` | Rust API: [`FaultProxy`], [`Link`], [`ToxicGuard`], [`Toxic`] |
+//! | `cli.rs`, `error.rs` | command arguments ([`ProxyArgs`], [`run`]), [`ProxyError`] |
 //!
 //! Decisions where Toxiproxy behaves surprisingly (each explained in its module):
 //! bandwidth `rate: 0` holds all data (`toxics/bandwidth.rs`); slicer `average_size: 0`
@@ -37,11 +38,13 @@ mod rng;
 mod signal;
 mod spec;
 mod splice;
+mod toxic;
 mod toxics;
 
 pub use api::TOXIPROXY_VERSION;
 pub use cli::{run, ProxyArgs};
 pub use collection::{NewProxy, ProxyInfo, ProxyPatch};
-pub use embedded::{FaultProxy, FaultProxyBuilder, Link, Toxic, ToxicGuard};
+pub use embedded::{FaultProxy, FaultProxyBuilder, Link, ToxicGuard};
 pub use error::ProxyError;
 pub use spec::{Direction, ToxicConfig, ToxicSpec, Toxicity};
+pub use toxic::Toxic;
