@@ -7,6 +7,7 @@
 //! | [`topology`], [`node`] | real containers on a private network per run; node faults (kill, pause, restart, partition) |
 //! | [`image`] | images built from the project's recipes, never pulled |
 //! | [`docker`] | the engine client, run labels, the sweep of leftovers |
+//! | [`proxy`] | the Toxiproxy-compatible TCP fault proxy: embedded, as `shakedown proxy`, or as a node |
 //! | [`fault`] | faults as data, placed in the history |
 //! | [`history`] | operations as invoke → ok / fail / info, recorded concurrently |
 //! | [`checker`] | pure judgements over histories |
@@ -25,6 +26,7 @@ pub mod fault;
 pub mod history;
 pub mod image;
 pub mod node;
+pub mod proxy;
 pub mod report;
 pub mod suite;
 pub mod topology;

@@ -23,7 +23,8 @@ use crate::topology::Topology;
 pub enum Probe {
     /// A command run inside the node must exit 0 (e.g. `pg_isready`).
     Exec(Vec<String>),
-    /// A TCP connection from the test process to the node's mapped port must succeed.
+    /// A TCP connection from the test process to the node's published port must be accepted and
+    /// stay open (through Docker's port proxy, which closes at once when nothing listens inside).
     Tcp(u16),
 }
 
@@ -623,13 +624,30 @@ impl Node {
                         Ok(a) => a,
                         Err(e) => return Some(e.to_string()),
                     };
-                    if let Err(e) = tokio::net::TcpStream::connect(addr).await {
-                        return Some(format!("TCP connect to {addr} (port {port}): {e}"));
+                    if let Err(e) = tcp_answers(addr).await {
+                        return Some(format!("TCP port {port} (published at {addr}): {e}"));
                     }
                 }
             }
         }
         None
+    }
+}
+
+/// Whether something in the container accepts on a published port. Docker's userland proxy
+/// accepts on the host side whether or not the container listens, and closes the connection at
+/// once when it does not: so a connection that is not closed within a short wait counts as ready
+/// (client-speaks-first servers wait silently; server-speaks-first ones send a greeting).
+async fn tcp_answers(addr: SocketAddr) -> std::result::Result<(), String> {
+    use tokio::io::AsyncReadExt;
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut buf = [0u8; 1];
+    match tokio::time::timeout(Duration::from_millis(150), stream.read(&mut buf)).await {
+        Err(_) | Ok(Ok(1..)) => Ok(()),
+        Ok(Ok(0)) => Err("connection closed at once (nothing listens in the container yet)".into()),
+        Ok(Err(e)) => Err(e.to_string()),
     }
 }
 

@@ -142,6 +142,8 @@ pub(crate) enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Run the Toxiproxy-compatible fault proxy (a drop-in for `toxiproxy-server`).
+    Proxy(crate::proxy::ProxyArgs),
     /// Serve a bundled reference service (used inside containers).
     #[command(hide = true)]
     Reference {

@@ -23,6 +23,10 @@ pub(crate) async fn dispatch(app: &App, command: Command) -> ExitCode {
             seed,
             out,
         } => run(app, suites, variant, seed, out).await,
+        Command::Proxy(args) => match crate::proxy::run(args).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
+        },
         Command::Reference { service, args } => {
             let Some(fut) = app.reference.and_then(|f| f(&service, args)) else {
                 eprintln!("error: unknown reference service `{service}`");

@@ -1,0 +1,570 @@
+//! One proxied connection: client socket, upstream socket, and a toxic chain per direction,
+//! all driven by a single task.
+//!
+//! ```text
+//!            upstream chain:  client ─read─▶ [t1 ▶ t2 ▶ …] ─write─▶ server
+//!          downstream chain:  client ◀─write─ [… ◀ t2 ◀ t1] ◀─read─ server
+//! ```
+//!
+//! * **Chains follow the proxy live.** The proxy publishes its toxic lists through a `watch`
+//!   channel; the task diffs them by toxic id (`apply`): a new toxic is appended, an updated
+//!   one keeps its state, a removed one hands everything it held to the next toxic (or the
+//!   writer) so nothing is lost or reordered. The API never waits for a connection.
+//! * **Fast path.** While no toxic is active in a direction and the traffic is bulk (the last
+//!   read brought at least 16 KiB), bytes move with `splice(2)` through a pipe without
+//!   entering user space; small request/response traffic is cheaper through a user-space
+//!   buffer. The pipe is always emptied to the destination before anything read later is
+//!   written, so switching between the paths, or adding a toxic, keeps byte order.
+//! * **Half-close is preserved.** A FIN from one side becomes `shutdown(SHUT_WR)` towards the
+//!   other side once everything before it is written; the other direction keeps flowing.
+//!   (Toxiproxy closes the whole connection instead.) The task ends when both directions have
+//!   ended, a toxic closes or resets the connection, an I/O error occurs (both sockets are then
+//!   reset), or the proxy is disabled or deleted (both sockets closed).
+
+use std::collections::{HashMap, VecDeque};
+use std::future::poll_fn;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use rand::Rng;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::rng::{connection_rng, ToxicRng};
+use super::signal::{ConnSignal, CLOSED};
+use super::spec::{Direction, ToxicConfig};
+use super::splice::Pipe;
+use super::toxics::{self, CloseKind, Cx, Item, Next, Toxic};
+
+/// Most bytes a direction holds (in toxics and the write queue) before it stops reading.
+/// Large enough for a 100 ms latency toxic at a few hundred MB/s.
+const MAX_BUFFERED: usize = 32 << 20;
+/// Read size on the copying path.
+const READ_CHUNK: usize = 256 << 10;
+/// A splice that moves less than this switches back to copying (small messages).
+const SMALL_READ: usize = 16 << 10;
+/// Most bytes moved per readiness event before giving the other direction a turn.
+const MAX_PER_EVENT: usize = 4 << 20;
+
+/// One toxic as published by the proxy: `id` is new for every add, `version` changes on update.
+#[derive(Debug, Clone)]
+pub(crate) struct ChainEntry {
+    pub id: u64,
+    pub version: u64,
+    pub config: ToxicConfig,
+}
+
+/// Both chains of a proxy, in order.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Chains {
+    pub upstream: Vec<ChainEntry>,
+    pub downstream: Vec<ChainEntry>,
+}
+
+/// Byte counters of a proxy, for `/metrics`.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    /// Bytes read, per direction (0 = upstream, 1 = downstream).
+    pub received: [AtomicU64; 2],
+    /// Bytes written, per direction.
+    pub sent: [AtomicU64; 2],
+}
+
+/// What a connection task needs from its proxy.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnContext {
+    pub chains: watch::Receiver<Arc<Chains>>,
+    /// The accept loop's token: cancelled when the proxy stops.
+    pub cancel: CancellationToken,
+    /// Chain changes and close requests while the connection runs.
+    pub signal: Arc<ConnSignal>,
+    pub seed: u64,
+    pub index: u64,
+    pub counters: Arc<Counters>,
+    /// Use the `splice(2)` fast path when no toxic is active.
+    pub zero_copy: bool,
+}
+
+#[derive(Debug)]
+struct Stage {
+    id: u64,
+    version: u64,
+    active: bool,
+    toxic: Box<dyn Toxic>,
+}
+
+/// One direction of a connection.
+#[derive(Debug)]
+struct Flow {
+    direction: Direction,
+    stages: Vec<Stage>,
+    rng: ToxicRng,
+    out: VecDeque<Bytes>,
+    out_bytes: usize,
+    /// Shut the destination's write side once `out` and the pipe are empty.
+    out_eof: bool,
+    src_eof: bool,
+    dst_shut: bool,
+    pipe: Option<Pipe>,
+    splice_ok: bool,
+    /// The last read filled its buffer: traffic is bulk, so splicing pays off. Small
+    /// request/response traffic is cheaper through a user-space buffer.
+    bulk: bool,
+    buf: BytesMut,
+    deadline: Option<Instant>,
+    counters: Arc<Counters>,
+    /// When the flow started (a placeholder time where no toxic needs the clock).
+    epoch: Instant,
+}
+
+/// Outcome of an I/O step.
+type Step = Result<(), CloseKind>;
+
+impl Flow {
+    fn new(direction: Direction, ctx: &ConnContext) -> Flow {
+        Flow {
+            direction,
+            stages: Vec::new(),
+            rng: connection_rng(ctx.seed, ctx.index, direction),
+            out: VecDeque::new(),
+            out_bytes: 0,
+            out_eof: false,
+            src_eof: false,
+            dst_shut: false,
+            pipe: None,
+            splice_ok: cfg!(target_os = "linux") && ctx.zero_copy,
+            bulk: false,
+            buf: BytesMut::new(),
+            deadline: None,
+            counters: ctx.counters.clone(),
+            epoch: Instant::now(),
+        }
+    }
+
+    fn slot(&self) -> usize {
+        match self.direction {
+            Direction::Upstream => 0,
+            Direction::Downstream => 1,
+        }
+    }
+
+    fn bypass(&self) -> bool {
+        self.stages.iter().all(|s| !s.active)
+    }
+
+    fn pipe_len(&self) -> usize {
+        self.pipe.as_ref().map_or(0, |p| p.len)
+    }
+
+    fn buffered(&self) -> usize {
+        self.out_bytes
+            + self
+                .stages
+                .iter()
+                .map(|s| s.toxic.held_bytes())
+                .sum::<usize>()
+    }
+
+    /// Splice the next read? Only for bulk traffic with no active toxic and nothing queued
+    /// (queued bytes must be written before anything read after them).
+    fn fast(&self) -> bool {
+        self.bulk && self.splice_ok && self.bypass() && self.out.is_empty() && !self.out_eof
+    }
+
+    fn wants_read(&self) -> bool {
+        if self.src_eof || self.dst_shut {
+            return false;
+        }
+        if self.fast() {
+            // Keep reading while the pipe drains: reads and writes overlap.
+            self.pipe.as_ref().is_none_or(Pipe::has_room)
+        } else {
+            self.pipe_len() == 0 && self.buffered() < MAX_BUFFERED
+        }
+    }
+
+    fn wants_write(&self) -> bool {
+        !self.dst_shut && (self.pipe_len() > 0 || !self.out.is_empty() || self.out_eof)
+    }
+
+    fn has_pending_output(&self) -> bool {
+        self.pipe_len() > 0 || !self.out.is_empty()
+    }
+
+    /// Ended cleanly: source at EOF and destination shut.
+    fn finished(&self) -> bool {
+        self.src_eof && self.dst_shut
+    }
+
+    /// Hands `item` to the first active stage at or after `from`, or to the writer.
+    fn deliver(&mut self, from: usize, item: Item, now: Instant) {
+        let Flow {
+            stages, rng, out, ..
+        } = self;
+        for stage in stages.iter_mut().skip(from) {
+            if stage.active {
+                let mut cx = Cx { now, rng };
+                match item {
+                    Item::Data(b) => stage.toxic.push(b, &mut cx),
+                    Item::Eof => stage.toxic.push_eof(&mut cx),
+                }
+                return;
+            }
+        }
+        match item {
+            Item::Data(b) => {
+                if !b.is_empty() {
+                    self.out_bytes += b.len();
+                    out.push_back(b);
+                }
+            }
+            Item::Eof => self.out_eof = true,
+        }
+    }
+
+    /// Moves everything due through the chain. Returns a close request from a toxic.
+    /// The time, read only when a toxic will look at it (no clock read on the plain path).
+    fn clock(&self) -> Instant {
+        if self.stages.is_empty() {
+            // Unused: no stage receives it. Any value would do; reuse a cheap one.
+            self.epoch
+        } else {
+            Instant::now()
+        }
+    }
+
+    fn pump(&mut self, now: Instant) -> Option<CloseKind> {
+        self.deadline = None;
+        let mut i = 0;
+        while i < self.stages.len() {
+            if self.stages[i].active {
+                loop {
+                    let next = {
+                        let mut cx = Cx {
+                            now,
+                            rng: &mut self.rng,
+                        };
+                        self.stages[i].toxic.next(&mut cx)
+                    };
+                    match next {
+                        Next::Emit(item) => self.deliver(i + 1, item, now),
+                        Next::Wait(t) => {
+                            self.deadline = Some(self.deadline.map_or(t, |d| d.min(t)));
+                            break;
+                        }
+                        Next::Idle => break,
+                        Next::Close(kind) => return Some(kind),
+                    }
+                }
+            }
+            i += 1;
+        }
+        None
+    }
+
+    fn roll(&mut self, config: &ToxicConfig) -> bool {
+        let t = config.toxicity.get();
+        t >= 1.0 || self.rng.random::<f64>() < t
+    }
+
+    /// Brings the chain in line with the proxy's list. Returns a close request (a removed
+    /// active timeout toxic).
+    fn apply(&mut self, entries: &[ChainEntry], now: Instant) -> Option<CloseKind> {
+        let wanted: HashMap<u64, &ChainEntry> = entries.iter().map(|e| (e.id, e)).collect();
+        let old = std::mem::take(&mut self.stages);
+        let mut kept: Vec<Stage> = Vec::with_capacity(entries.len());
+        // Items drained from removed or deactivated stages, oldest first, waiting for the next
+        // active stage. Later stages hold older bytes, so their drains go in front.
+        let mut carry: VecDeque<Item> = VecDeque::new();
+        let mut close = None;
+        for mut stage in old {
+            match wanted.get(&stage.id) {
+                None => {
+                    if stage.active {
+                        let items = stage.toxic.drain();
+                        for item in items.into_iter().rev() {
+                            carry.push_front(item);
+                        }
+                        if stage.toxic.close_on_removal() {
+                            close = Some(CloseKind::Fin);
+                        }
+                    }
+                }
+                Some(entry) => {
+                    if entry.version != stage.version {
+                        stage.version = entry.version;
+                        if !stage.toxic.update(&entry.config.spec) {
+                            if stage.active {
+                                for item in stage.toxic.drain().into_iter().rev() {
+                                    carry.push_front(item);
+                                }
+                            }
+                            stage.toxic = toxics::build(&entry.config.spec);
+                            stage.active = false;
+                        }
+                        let was_active = stage.active;
+                        stage.active = self.roll(&entry.config);
+                        if was_active && !stage.active {
+                            for item in stage.toxic.drain().into_iter().rev() {
+                                carry.push_front(item);
+                            }
+                        } else if stage.active {
+                            let mut cx = Cx {
+                                now,
+                                rng: &mut self.rng,
+                            };
+                            stage.toxic.activate(&mut cx);
+                        }
+                    }
+                    if stage.active {
+                        let mut cx = Cx {
+                            now,
+                            rng: &mut self.rng,
+                        };
+                        for item in carry.drain(..) {
+                            match item {
+                                Item::Data(b) => stage.toxic.push(b, &mut cx),
+                                Item::Eof => stage.toxic.push_eof(&mut cx),
+                            }
+                        }
+                    }
+                    kept.push(stage);
+                }
+            }
+        }
+        let known: std::collections::HashSet<u64> = kept.iter().map(|s| s.id).collect();
+        for entry in entries.iter().filter(|e| !known.contains(&e.id)) {
+            let mut toxic = toxics::build(&entry.config.spec);
+            let active = self.roll(&entry.config);
+            if active {
+                let mut cx = Cx {
+                    now,
+                    rng: &mut self.rng,
+                };
+                toxic.activate(&mut cx);
+                for item in carry.drain(..) {
+                    match item {
+                        Item::Data(b) => toxic.push(b, &mut cx),
+                        Item::Eof => toxic.push_eof(&mut cx),
+                    }
+                }
+            }
+            kept.push(Stage {
+                id: entry.id,
+                version: entry.version,
+                active,
+                toxic,
+            });
+        }
+        self.stages = kept;
+        let n = self.stages.len();
+        for item in carry {
+            self.deliver(n, item, now);
+        }
+        close
+    }
+
+    /// The source is readable: read what is there (bounded) and push it into the chain.
+    fn on_readable(&mut self, src: &TcpStream, dst: &TcpStream) -> Step {
+        let mut moved = 0;
+        while moved < MAX_PER_EVENT && self.wants_read() {
+            if self.fast() {
+                if self.pipe.is_none() {
+                    match Pipe::new() {
+                        Ok(p) => self.pipe = Some(p),
+                        Err(_) => {
+                            self.splice_ok = false;
+                            continue;
+                        }
+                    }
+                }
+                let Some(pipe) = self.pipe.as_mut() else {
+                    continue;
+                };
+                let was_empty = pipe.len == 0;
+                match pipe.fill_from(src) {
+                    Ok(0) => {
+                        self.src_eof = true;
+                        self.out_eof = true;
+                    }
+                    Ok(n) => {
+                        moved += n;
+                        if was_empty {
+                            self.bulk = n >= SMALL_READ;
+                        }
+                        self.counters.received[self.slot()].fetch_add(n as u64, Ordering::Relaxed);
+                        // Push straight on; what does not fit waits for writability.
+                        self.write_some(dst)?;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::InvalidInput => self.splice_ok = false,
+                    Err(e) => return Err(io_close(&e)),
+                }
+            } else {
+                if self.buf.capacity() - self.buf.len() < 4096 {
+                    self.buf.reserve(READ_CHUNK);
+                }
+                match src.try_read_buf(&mut self.buf) {
+                    Ok(0) => {
+                        self.src_eof = true;
+                        let now = self.clock();
+                        self.deliver(0, Item::Eof, now);
+                    }
+                    Ok(n) => {
+                        moved += n;
+                        self.bulk = n >= SMALL_READ;
+                        self.counters.received[self.slot()].fetch_add(n as u64, Ordering::Relaxed);
+                        let data = self.buf.split().freeze();
+                        let now = self.clock();
+                        self.deliver(0, Item::Data(data), now);
+                        if self.bypass() {
+                            self.write_some(dst)?;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                    Err(e) => return Err(io_close(&e)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes what can be written now: the pipe first, then the queue, then the EOF.
+    fn write_some(&mut self, dst: &TcpStream) -> Step {
+        let slot = self.slot();
+        while let Some(pipe) = self.pipe.as_mut().filter(|p| p.len > 0) {
+            match pipe.drain_to(dst) {
+                Ok(n) => {
+                    self.counters.sent[slot].fetch_add(n as u64, Ordering::Relaxed);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) => return Err(io_close(&e)),
+            }
+        }
+        while let Some(front) = self.out.front_mut() {
+            match dst.try_write(front) {
+                Ok(n) => {
+                    self.counters.sent[slot].fetch_add(n as u64, Ordering::Relaxed);
+                    self.out_bytes -= n;
+                    if n == front.len() {
+                        self.out.pop_front();
+                    } else {
+                        let _ = front.split_to(n);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) => return Err(io_close(&e)),
+            }
+        }
+        if self.out_eof && !self.dst_shut {
+            self.out_eof = false;
+            self.dst_shut = true;
+            // The peer may already be gone; a failed shutdown changes nothing for us.
+            let _ = socket2::SockRef::from(dst).shutdown(std::net::Shutdown::Write);
+        }
+        Ok(())
+    }
+}
+
+fn io_close(_err: &io::Error) -> CloseKind {
+    // A broken socket on one side is passed on as a reset to the other.
+    CloseKind::Reset
+}
+
+/// Runs one proxied connection until it ends. See the module docs.
+pub(crate) async fn run(client: TcpStream, server: TcpStream, mut ctx: ConnContext) {
+    let _ = client.set_nodelay(true);
+    let _ = server.set_nodelay(true);
+    let mut up = Flow::new(Direction::Upstream, &ctx);
+    let mut down = Flow::new(Direction::Downstream, &ctx);
+    let now = Instant::now();
+    let chains = ctx.chains.borrow_and_update().clone();
+    let mut closing: Option<CloseKind> = up.apply(&chains.upstream, now);
+    closing = closing.or(down.apply(&chains.downstream, now));
+    if ctx.cancel.is_cancelled() {
+        return;
+    }
+
+    let mut signal_registered = false;
+    let kind = loop {
+        if !up.stages.is_empty() || !down.stages.is_empty() {
+            let now = Instant::now();
+            if let Some(k) = up.pump(now).or_else(|| down.pump(now)) {
+                closing = Some(closing.map_or(k, |c| if c == CloseKind::Reset { c } else { k }));
+            }
+        } else {
+            up.deadline = None;
+            down.deadline = None;
+        }
+        match closing {
+            Some(CloseKind::Reset) => break CloseKind::Reset,
+            Some(CloseKind::Fin) if !up.has_pending_output() && !down.has_pending_output() => {
+                break CloseKind::Fin
+            }
+            _ => {}
+        }
+        if up.finished() && down.finished() {
+            break CloseKind::Fin;
+        }
+        let reading = closing.is_none();
+        let up_r = reading && up.wants_read();
+        let down_r = reading && down.wants_read();
+        let up_w = up.wants_write();
+        let down_w = down.wants_write();
+        let deadline = match (up.deadline, down.deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let step: Step = tokio::select! {
+            biased;
+            bits = poll_fn(|cx| ctx.signal.poll_take_once_registered(cx, &mut signal_registered)) => {
+                if bits & CLOSED != 0 {
+                    break CloseKind::Fin;
+                }
+                let chains = ctx.chains.borrow_and_update().clone();
+                let now = Instant::now();
+                let a = up.apply(&chains.upstream, now);
+                let b = down.apply(&chains.downstream, now);
+                if let Some(k) = a.or(b) {
+                    closing = Some(closing.unwrap_or(k));
+                }
+                Ok(())
+            }
+            r = poll_fn(|cx| server.poll_write_ready(cx)), if up_w => match r {
+                Ok(()) => up.write_some(&server),
+                Err(_) => Err(CloseKind::Reset),
+            },
+            r = poll_fn(|cx| client.poll_write_ready(cx)), if down_w => match r {
+                Ok(()) => down.write_some(&client),
+                Err(_) => Err(CloseKind::Reset),
+            },
+            r = poll_fn(|cx| client.poll_read_ready(cx)), if up_r => match r {
+                Ok(()) => up.on_readable(&client, &server),
+                Err(_) => Err(CloseKind::Reset),
+            },
+            r = poll_fn(|cx| server.poll_read_ready(cx)), if down_r => match r {
+                Ok(()) => down.on_readable(&server, &client),
+                Err(_) => Err(CloseKind::Reset),
+            },
+            _ = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+                    None => std::future::pending().await,
+                }
+            }, if deadline.is_some() => Ok(()),
+        };
+        if let Err(kind) = step {
+            break kind;
+        }
+    };
+    if kind == CloseKind::Reset {
+        let _ = client.set_zero_linger();
+        let _ = server.set_zero_linger();
+    }
+    drop(client);
+    drop(server);
+}

@@ -1,0 +1,10 @@
+//! Integration tests of the fault proxy: one binary, one module per area.
+//!
+//! Timing assertions are lower bounds with generous upper bounds (real sockets, real clocks).
+
+mod api;
+mod compat;
+mod live;
+mod robustness;
+mod support;
+mod toxics;
