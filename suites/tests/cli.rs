@@ -100,3 +100,90 @@ fn run_writes_the_report_and_exits_zero_when_verdicts_are_as_expected() {
         .contains("failures=\"0\""));
     let _ = std::fs::remove_dir_all(&out);
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn shakedown_proxy_serves_the_toxiproxy_api_and_stops_cleanly_on_sigterm() {
+    let port = free_port();
+    let config = std::env::temp_dir().join(format!(
+        "shakedown-proxy-config-{}.json",
+        std::process::id()
+    ));
+    let upstream = free_port();
+    std::fs::write(
+        &config,
+        format!(r#"[{{"name":"db","listen":"127.0.0.1:0","upstream":"127.0.0.1:{upstream}"}}]"#),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shakedown"))
+        .args([
+            "proxy",
+            "--port",
+            &port.to_string(),
+            "--seed",
+            "5",
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start shakedown proxy");
+    let http = reqwest::blocking::Client::new();
+    let mut version = None;
+    for _ in 0..100 {
+        if let Ok(r) = http.get(format!("http://127.0.0.1:{port}/version")).send() {
+            version = Some(r.text().unwrap());
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let proxies: serde_json::Value = http
+        .get(format!("http://127.0.0.1:{port}/proxies"))
+        .send()
+        .and_then(|r| r.json())
+        .expect("GET /proxies");
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let status = child.wait().expect("wait for the proxy");
+    let _ = std::fs::remove_file(&config);
+    assert!(
+        version.is_some_and(|v| v.contains('2')),
+        "GET /version never answered"
+    );
+    assert_eq!(
+        proxies["db"]["upstream"],
+        format!("127.0.0.1:{upstream}"),
+        "{proxies}"
+    );
+    assert!(
+        status.success(),
+        "SIGTERM must stop it cleanly, got {status}"
+    );
+}
+
+#[test]
+fn shakedown_proxy_explains_a_taken_port_and_a_bad_config() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let o = shakedown(&["proxy", "--port", &port]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains(&port), "{}", stderr(&o));
+
+    let bad = std::env::temp_dir().join(format!("shakedown-proxy-bad-{}.json", std::process::id()));
+    std::fs::write(&bad, "{ not json").unwrap();
+    let free = free_port().to_string();
+    let o = shakedown(&["proxy", "--port", &free, "--config", bad.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&bad);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains(bad.file_name().unwrap().to_str().unwrap()),
+        "{}",
+        stderr(&o)
+    );
+}
