@@ -1,7 +1,7 @@
 //! Images built from the project's own recipes, never pulled.
 //!
 //! Each [`ImageRecipe`] is a Dockerfile plus the files it copies, embedded in the binary. An
-//! image carries the label [`RECIPE_LABEL`] with the hash of its recipe; [`ensure`] checks every
+//! image is tagged with, and carries the label [`RECIPE_LABEL`] holding, the hash of its recipe; [`ensure`] checks every
 //! image a run needs before any container starts (a missing image must never turn into a pull),
 //! and builds what is missing or stale under a file lock, so parallel test processes build once.
 //!
@@ -53,9 +53,16 @@ pub const RUNTIME: ImageRecipe = ImageRecipe {
 };
 
 impl ImageRecipe {
-    /// `repository:tag`.
+    /// `repository:tag-<recipe hash>`: the image built from exactly this recipe. Tags are
+    /// immutable, so checkouts with different recipes (branches, work trees, versions) never
+    /// rebuild over each other.
     pub fn reference(&self) -> String {
-        format!("{}:{}", self.repository, self.tag)
+        format!(
+            "{}:{}-{}",
+            self.repository,
+            self.tag,
+            &self.recipe_hash()[..12]
+        )
     }
 
     /// Hex SHA-256 over the Dockerfile and every context file (name and contents).
@@ -111,6 +118,34 @@ pub async fn status(docker: &Docker, recipe: &ImageRecipe) -> Result<ImageState>
         Err(e) if crate::docker::is_not_found(&e) => Ok(ImageState::Missing),
         Err(source) => Err(Error::docker("inspect image", recipe.reference(), source)),
     }
+}
+
+/// Removes shakedown-built images (those with [`RECIPE_LABEL`]) whose tags are not in `keep`;
+/// images still used by a container are left alone. Returns how many were removed.
+pub async fn remove_other_builds(docker: &Docker, keep: &[String]) -> Result<usize> {
+    use std::collections::HashMap;
+    use testcontainers::bollard::query_parameters::{
+        ListImagesOptionsBuilder, RemoveImageOptionsBuilder,
+    };
+
+    let filters: HashMap<&str, Vec<String>> =
+        HashMap::from([("label", vec![RECIPE_LABEL.to_string()])]);
+    let images = docker
+        .list_images(Some(
+            ListImagesOptionsBuilder::new().filters(&filters).build(),
+        ))
+        .await
+        .map_err(|source| Error::docker("list images labelled", RECIPE_LABEL, source))?;
+    let mut removed = 0;
+    for img in images {
+        for tag in img.repo_tags.iter().filter(|t| !keep.contains(t)) {
+            let opts = RemoveImageOptionsBuilder::new().force(false).build();
+            if docker.remove_image(tag, Some(opts), None).await.is_ok() {
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
 }
 
 /// What [`ensure`] may do about an image that is missing or stale.
@@ -389,6 +424,7 @@ mod tests {
         assert_eq!(a.recipe_hash(), a.recipe_hash());
         assert_ne!(a.recipe_hash(), b.recipe_hash());
         assert_ne!(a.recipe_hash(), c.recipe_hash());
-        assert_eq!(a.reference(), "x/t:1");
+        assert_eq!(a.reference(), format!("x/t:1-{}", &a.recipe_hash()[..12]));
+        assert_ne!(a.reference(), b.reference());
     }
 }

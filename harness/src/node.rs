@@ -43,7 +43,7 @@ pub enum Stream {
 /// use std::time::Duration;
 /// use shakedown::{NodeSpec, Probe, Stream};
 ///
-/// let spec = NodeSpec::new("cache", "shakedown/runtime:bookworm")
+/// let spec = NodeSpec::new("cache", "my-team/cache:1.4")
 ///     .cmd(["sleep", "infinity"])
 ///     .env("TZ", "Asia/Tokyo")
 ///     .port(6379)

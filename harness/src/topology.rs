@@ -22,11 +22,13 @@ use crate::node::{Node, NodeSpec};
 ///
 /// ```no_run
 /// # async fn demo() -> shakedown::Result<()> {
+/// use shakedown::image::{ensure, BuildPolicy, RUNTIME};
 /// use shakedown::{NodeSpec, Topology};
 ///
+/// ensure(&[RUNTIME], BuildPolicy::IfNeeded).await?; // builds it if missing, never pulls
 /// let topology = Topology::start().await?;
 /// let node = topology
-///     .start_node(NodeSpec::new("app", "shakedown/runtime:bookworm").cmd(["sleep", "infinity"]))
+///     .start_node(NodeSpec::new("app", RUNTIME.reference()).cmd(["sleep", "infinity"]))
 ///     .await?;
 /// let out = node.exec(["uname", "-s"]).await?;
 /// assert_eq!(out.stdout.trim(), "Linux");

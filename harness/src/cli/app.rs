@@ -141,6 +141,9 @@ pub(crate) enum Command {
         /// Remove every shakedown container and network, even those of runs still going.
         #[arg(long)]
         all: bool,
+        /// Also remove shakedown images built from recipes other than this binary's.
+        #[arg(long)]
+        images: bool,
     },
     /// Run the Toxiproxy-compatible fault proxy (a drop-in for `toxiproxy-server`).
     Proxy(crate::proxy::ProxyArgs),

@@ -16,7 +16,7 @@ pub(crate) async fn dispatch(app: &App, command: Command) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Images { action } => images(app, action).await,
-        Command::Clean { all } => clean(all).await,
+        Command::Clean { all, images } => clean(app, all, images).await,
         Command::Run {
             suites,
             variant,
@@ -89,7 +89,7 @@ async fn images(app: &App, action: ImagesAction) -> ExitCode {
     }
 }
 
-async fn clean(all: bool) -> ExitCode {
+async fn clean(app: &App, all: bool, images: bool) -> ExitCode {
     let docker = match docker::client().await {
         Ok(d) => d,
         Err(e) => return fail(e),
@@ -100,15 +100,20 @@ async fn clean(all: bool) -> ExitCode {
         SweepScope::Orphaned
     };
     match docker::sweep(&docker, scope).await {
-        Ok(s) => {
-            println!(
-                "removed {} container(s) and {} network(s)",
-                s.containers, s.networks
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => fail(e),
+        Ok(s) => println!(
+            "removed {} container(s) and {} network(s)",
+            s.containers, s.networks
+        ),
+        Err(e) => return fail(e),
     }
+    if images {
+        let keep: Vec<String> = app.images.iter().map(|r| r.reference()).collect();
+        match image::remove_other_builds(&docker, &keep).await {
+            Ok(n) => println!("removed {n} image(s) built from other recipes"),
+            Err(e) => return fail(e),
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 async fn run(
