@@ -59,6 +59,11 @@ pub fn owner_token() -> String {
     format!("{pid}:{}", process_start_time(pid).unwrap_or(0))
 }
 
+/// The owner token another running process puts on what it creates (`None` if it is not running).
+pub fn owner_token_of(pid: u32) -> Option<String> {
+    Some(format!("{pid}:{}", process_start_time(pid)?))
+}
+
 fn process_start_time(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Field 2 (comm) may hold spaces and parentheses: split after the last ')'.

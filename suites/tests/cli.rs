@@ -187,3 +187,56 @@ fn shakedown_proxy_explains_a_taken_port_and_a_bad_config() {
         stderr(&o)
     );
 }
+
+#[test]
+fn ctrl_c_mid_run_removes_every_container_of_the_run() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shakedown"))
+        .args(["run", "replica_lag", "--variant", "naive", "--out"])
+        .arg(std::env::temp_dir().join(format!("shakedown-ctrlc-{}", std::process::id())))
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start shakedown run");
+    let owner = shakedown::docker::owner_token_of(child.id()).expect("the child is running");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    // Interrupt once the cluster is being started: containers exist then.
+    for line in lines.by_ref() {
+        if line.expect("stderr").contains("starting PostgreSQL") {
+            break;
+        }
+    }
+    let labelled = || {
+        let filter = format!("label={}={owner}", shakedown::docker::OWNER_LABEL);
+        let count = |args: &[&str]| {
+            let out = Command::new("docker")
+                .args(args)
+                .args(["--filter", &filter, "-q"])
+                .output()
+                .expect("docker");
+            String::from_utf8_lossy(&out.stdout).lines().count()
+        };
+        count(&["ps", "-a"]) + count(&["network", "ls"])
+    };
+    let mut seen = 0;
+    for _ in 0..100 {
+        seen = labelled();
+        if seen > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(seen > 0, "the run never started a container");
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let status = child.wait().expect("wait");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert_eq!(status.code(), Some(130), "{rest:?}");
+    assert!(rest.iter().any(|l| l.contains("interrupted")), "{rest:?}");
+    assert_eq!(
+        labelled(),
+        0,
+        "containers or networks of the interrupted run are still there"
+    );
+}
