@@ -92,6 +92,9 @@ pub enum SweepScope {
     All,
     /// Every resource of one run, whatever its owner.
     Run(&'static str),
+    /// Every resource this process created (after cancelling a run: creations that were in
+    /// flight when it was cancelled are finished by the engine anyway).
+    Mine,
 }
 
 /// What a sweep removed.
@@ -123,10 +126,12 @@ async fn sweep_run(docker: &Docker, scope: SweepScope, run: Option<&str>) -> Res
         None => RUN_LABEL.to_string(),
     };
     let filters: HashMap<&str, Vec<String>> = HashMap::from([("label", vec![label])]);
+    let me = owner_token();
     let doomed = |labels: Option<&HashMap<String, String>>| match scope {
         SweepScope::Orphaned => labels
             .and_then(|l| l.get(OWNER_LABEL))
             .is_none_or(|owner| !owner_alive(owner)),
+        SweepScope::Mine => labels.and_then(|l| l.get(OWNER_LABEL)) == Some(&me),
         _ => true,
     };
 

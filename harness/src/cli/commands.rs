@@ -170,7 +170,15 @@ async fn run(
             let result = tokio::select! {
                 r = s.run(v, &options) => r,
                 _ = tokio::signal::ctrl_c() => {
-                    // Dropping the run's future drops its topology, which removes its containers.
+                    // Dropping the run's future dropped its topology, which removed its containers.
+                    // A creation in flight at that moment completes in the engine regardless:
+                    // sweep what this process owns once more, after it has had time to land.
+                    if let Ok(docker) = docker::client().await {
+                        for _ in 0..3 {
+                            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                            let _ = docker::sweep(&docker, SweepScope::Mine).await;
+                        }
+                    }
                     eprintln!("shakedown: interrupted; containers of the run were removed");
                     return ExitCode::from(130);
                 }
