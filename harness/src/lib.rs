@@ -7,6 +7,7 @@
 //! | [`topology`], [`node`] | real containers on a private network per run; node faults (kill, pause, restart, partition) |
 //! | [`image`] | images built from the project's recipes, never pulled |
 //! | [`docker`] | the engine client, run labels, the sweep of leftovers |
+//! | [`clock`] | per-node wall clocks (libfaketime) and in-process clocks for unit tests |
 //! | [`fault`] | faults as data, placed in the history |
 //! | [`history`] | operations as invoke → ok / fail / info, recorded concurrently |
 //! | [`checker`] | pure judgements over histories |
@@ -19,8 +20,10 @@
 
 pub mod checker;
 pub mod cli;
+pub mod clock;
 pub mod docker;
 mod error;
+mod exec;
 pub mod fault;
 pub mod history;
 pub mod image;
@@ -29,8 +32,9 @@ pub mod report;
 pub mod suite;
 pub mod topology;
 
+pub use clock::{Clock, ClockOffset, FakeClock, NodeClock};
 pub use error::{Error, Result};
 pub use fault::{Fault, FaultAction, FaultEvent};
-pub use node::{ExecOutput, Node, NodeSpec, Probe, Stream};
+pub use node::{validate_zone, ExecOutput, Node, NodeSpec, Probe, Stream};
 pub use suite::{RunOptions, Suite, SuiteError, SuiteFuture, SuiteRun, Variant};
 pub use topology::Topology;

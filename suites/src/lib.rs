@@ -14,6 +14,7 @@
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
+pub mod clock_probe;
 pub mod reference;
 pub mod replica_lag;
 

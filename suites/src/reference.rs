@@ -11,6 +11,7 @@ use shakedown::cli::ReferenceFuture;
 pub fn serve(service: &str, args: Vec<String>) -> Option<ReferenceFuture> {
     match service {
         "profiles" => Some(Box::pin(crate::replica_lag::service::serve(args))),
+        "clock" => Some(Box::pin(crate::clock_probe::serve(args))),
         _ => None,
     }
 }
