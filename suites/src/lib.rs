@@ -5,6 +5,7 @@
 //! | suite | failure mode |
 //! | --- | --- |
 //! | [`replica_lag`] | read replica lag: stale reads right after a user's own write |
+//! | [`clock_skew`] | clock skew breaking tokens: fresh tokens refused, expired ones accepted |
 #![forbid(unsafe_code)]
 #![deny(missing_debug_implementations)]
 #![warn(missing_docs)]
@@ -15,6 +16,7 @@
 pub struct ReadmeDoctests;
 
 pub mod clock_probe;
+pub mod clock_skew;
 pub mod reference;
 pub mod replica_lag;
 
@@ -22,5 +24,6 @@ pub mod replica_lag;
 pub fn app() -> shakedown::cli::App {
     shakedown::cli::App::new()
         .suite(replica_lag::ReplicaLagSuite::default())
+        .suite(clock_skew::ClockSkewSuite::default())
         .reference_services(reference::serve)
 }

@@ -12,6 +12,8 @@ pub fn serve(service: &str, args: Vec<String>) -> Option<ReferenceFuture> {
     match service {
         "profiles" => Some(Box::pin(crate::replica_lag::service::serve(args))),
         "clock" => Some(Box::pin(crate::clock_probe::serve(args))),
+        "token-issuer" => Some(Box::pin(crate::clock_skew::service::serve_issuer(args))),
+        "token-api" => Some(Box::pin(crate::clock_skew::service::serve_api(args))),
         _ => None,
     }
 }
