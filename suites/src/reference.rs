@@ -14,6 +14,7 @@ pub fn serve(service: &str, args: Vec<String>) -> Option<ReferenceFuture> {
         "clock" => Some(Box::pin(crate::clock_probe::serve(args))),
         "token-issuer" => Some(Box::pin(crate::clock_skew::service::serve_issuer(args))),
         "token-api" => Some(Box::pin(crate::clock_skew::service::serve_api(args))),
+        "billing" => Some(Box::pin(crate::timezone::service::serve(args))),
         _ => None,
     }
 }

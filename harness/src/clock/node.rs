@@ -238,15 +238,15 @@ pub struct NodeClock<'a> {
     pub(crate) node: &'a Node,
 }
 
-impl NodeClock<'_> {
-    fn state(&self) -> Result<&ClockState> {
+impl<'a> NodeClock<'a> {
+    fn state(&self) -> Result<&'a ClockState> {
         self.node.clock_state().ok_or_else(|| Error::NoFakeClock {
             node: self.node.name().to_string(),
         })
     }
 
     /// Sets the node's offset from the real time (positive: ahead). Stops a drift.
-    pub async fn set_offset(&self, offset: ClockOffset) -> Result<()> {
+    pub async fn set_offset(self, offset: ClockOffset) -> Result<()> {
         let state = self.state()?;
         let old = state.lock().drift.take();
         if let Some(d) = old {
@@ -264,23 +264,23 @@ impl NodeClock<'_> {
     }
 
     /// Puts the node's clock `by` ahead of the real time.
-    pub async fn skew(&self, by: Duration) -> Result<()> {
+    pub async fn skew(self, by: Duration) -> Result<()> {
         self.set_offset(ClockOffset::ahead(by)).await
     }
 
     /// Puts the node's clock `by` behind the real time.
-    pub async fn behind(&self, by: Duration) -> Result<()> {
+    pub async fn behind(self, by: Duration) -> Result<()> {
         self.set_offset(ClockOffset::behind(by)).await
     }
 
     /// Steps the node's clock to show `to` now; it keeps ticking from there.
-    pub async fn jump_to(&self, to: SystemTime) -> Result<()> {
+    pub async fn jump_to(self, to: SystemTime) -> Result<()> {
         self.set_offset(ClockOffset::between(SystemTime::now(), to))
             .await
     }
 
     /// Steps the node's clock by `by` from where it is now (a jump during a run).
-    pub async fn jump_by(&self, by: ClockOffset) -> Result<()> {
+    pub async fn jump_by(self, by: ClockOffset) -> Result<()> {
         let now = self.requested()?;
         self.set_offset(now.plus(by)).await
     }
@@ -289,7 +289,7 @@ impl NodeClock<'_> {
     /// gains a millisecond per second; 0.5 loses half a second per second; 3600 runs an hour per
     /// second). The harness rewrites the offset every [`DRIFT_STEP`], so the clock advances in
     /// small steps; monotonic clocks and sleeps stay real. Any other clock call stops the drift.
-    pub async fn drift(&self, rate: f64) -> Result<()> {
+    pub async fn drift(self, rate: f64) -> Result<()> {
         if !rate.is_finite() || rate < 0.0 {
             return Err(Error::InvalidInput {
                 what: "clock drift rate",
@@ -334,7 +334,7 @@ impl NodeClock<'_> {
     }
 
     /// Back to the real time (offset zero, no drift).
-    pub async fn reset(&self) -> Result<()> {
+    pub async fn reset(self) -> Result<()> {
         self.set_offset(ClockOffset::ZERO).await
     }
 
@@ -352,7 +352,7 @@ impl NodeClock<'_> {
     /// faked clock (libfaketime with the node's timestamp file) and the real clock again; the
     /// offset is the faked reading minus the midpoint of the real ones (error: a process start,
     /// about a millisecond). Fails if libfaketime does not take effect.
-    pub async fn offset(&self) -> Result<ClockOffset> {
+    pub async fn offset(self) -> Result<ClockOffset> {
         let state = self.state()?;
         // The container's environment may carry LD_PRELOAD: the real readings drop it.
         let script = r#"a=$(env -u LD_PRELOAD date +%s%N); b=$(env LD_PRELOAD="$1" FAKETIME_TIMESTAMP_FILE="$2" FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1 date +%s%N); c=$(env -u LD_PRELOAD date +%s%N); echo "$a $b $c""#;
@@ -381,7 +381,7 @@ impl NodeClock<'_> {
     }
 
     /// The node's wall-clock time now, as measured inside it.
-    pub async fn now(&self) -> Result<SystemTime> {
+    pub async fn now(self) -> Result<SystemTime> {
         Ok(self.offset().await?.apply(SystemTime::now()))
     }
 }
