@@ -102,6 +102,37 @@ pub enum Error {
     /// A history broke the client protocol (a completion with no open invocation …).
     #[error("invalid history: {0}")]
     History(String),
+    /// A node's image lacks the libfaketime library its fake clock preloads.
+    #[error(
+        "node `{node}`: image `{image}` has no `{library}`, so its clock cannot be faked; \
+         install Debian's `libfaketime` package in the image (the bundled images have it), or point \
+         FakeClock::library at where the image keeps libfaketime.so.1"
+    )]
+    NoLibfaketime {
+        /// The node.
+        node: String,
+        /// Its image.
+        image: String,
+        /// The library path looked for.
+        library: String,
+    },
+    /// A clock call on a node started without a fake clock.
+    #[error(
+        "node `{node}` has no fake clock; start it with `NodeSpec::fake_clock(FakeClock::new())` \
+         (or the fixture's `fake_clock()` option)"
+    )]
+    NoFakeClock {
+        /// The node.
+        node: String,
+    },
+    /// Measuring a node's clock gave no usable reading.
+    #[error("could not measure the clock of node `{node}`: {detail} (does the image have `sh`, `env` and GNU `date`?)")]
+    ClockMeasure {
+        /// The node.
+        node: String,
+        /// What came back.
+        detail: String,
+    },
     /// A waited-for condition did not hold in time.
     #[error("timed out after {timeout:?} waiting for {what}")]
     Timeout {

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::ClockOffset;
+
 /// One failure. Serialises with a `kind` tag; durations in milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -36,6 +38,43 @@ pub enum Fault {
     Partition {
         /// The node's name.
         target: String,
+    },
+    /// The node's wall clock is offset from the real time (positive: ahead).
+    ClockOffset {
+        /// The node's name.
+        target: String,
+        /// The offset.
+        #[serde(rename = "offset_ms")]
+        offset: ClockOffset,
+    },
+    /// The node's wall clock is stepped by `by` while the run goes on.
+    ClockJump {
+        /// The node's name.
+        target: String,
+        /// The step (positive: forward).
+        #[serde(rename = "by_ms")]
+        by: ClockOffset,
+    },
+    /// The node's wall clock is set to show a given instant.
+    ClockSet {
+        /// The node's name.
+        target: String,
+        /// The instant, as Unix milliseconds.
+        to_unix_ms: i64,
+    },
+    /// The node's wall clock runs fast or slow.
+    ClockDrift {
+        /// The node's name.
+        target: String,
+        /// Deviation from a correct clock, in parts per million (+1000: gains 1 ms a second).
+        rate_ppm: i64,
+    },
+    /// The node runs in a time zone (its `TZ`, or a database's `timezone`).
+    Timezone {
+        /// The node's name (or `node/database`).
+        target: String,
+        /// The IANA zone.
+        zone: String,
     },
 }
 
@@ -89,6 +128,20 @@ mod tests {
         assert_eq!(
             json,
             r#"{"kind":"replica_apply_delay","target":"replica-0","delay_ms":3000}"#
+        );
+        assert_eq!(serde_json::from_str::<Fault>(&json).unwrap(), f);
+    }
+
+    #[test]
+    fn clock_faults_serialise_with_signed_milliseconds() {
+        let f = Fault::ClockOffset {
+            target: "issuer".into(),
+            offset: ClockOffset::behind(Duration::from_secs(300)),
+        };
+        let json = serde_json::to_string(&f).unwrap();
+        assert_eq!(
+            json,
+            r#"{"kind":"clock_offset","target":"issuer","offset_ms":-300000}"#
         );
         assert_eq!(serde_json::from_str::<Fault>(&json).unwrap(), f);
     }

@@ -8,6 +8,7 @@
 //! | [`image`] | images built from the project's recipes, never pulled |
 //! | [`docker`] | the engine client, run labels, the sweep of leftovers |
 //! | [`proxy`] | the Toxiproxy-compatible TCP fault proxy: embedded, as `shakedown proxy`, or as a node |
+//! | [`clock`] | per-node wall clocks (libfaketime) and in-process clocks for unit tests |
 //! | [`fault`] | faults as data, placed in the history |
 //! | [`history`] | operations as invoke → ok / fail / info, recorded concurrently |
 //! | [`checker`] | pure judgements over histories |
@@ -20,8 +21,10 @@
 
 pub mod checker;
 pub mod cli;
+pub mod clock;
 pub mod docker;
 mod error;
+mod exec;
 pub mod fault;
 pub mod history;
 pub mod image;
@@ -31,8 +34,9 @@ pub mod report;
 pub mod suite;
 pub mod topology;
 
+pub use clock::{Clock, ClockOffset, FakeClock, NodeClock};
 pub use error::{Error, Result};
 pub use fault::{Fault, FaultAction, FaultEvent};
-pub use node::{ExecOutput, Node, NodeSpec, Probe, Stream};
+pub use node::{validate_zone, ExecOutput, Node, NodeSpec, Probe, Stream};
 pub use suite::{RunOptions, Suite, SuiteError, SuiteFuture, SuiteRun, Variant};
 pub use topology::Topology;

@@ -15,6 +15,7 @@ use testcontainers::core::{IntoContainerPort, WaitFor};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, CopyTargetOptions, GenericImage, ImageExt};
 
+use crate::clock::{ClockState, FakeClock, NodeClock};
 use crate::error::{Error, Result};
 use crate::topology::Topology;
 
@@ -66,6 +67,8 @@ pub struct NodeSpec {
     startup_timeout: Duration,
     caps: Vec<String>,
     user: Option<String>,
+    fake_clock: Option<FakeClock>,
+    timezone: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -90,6 +93,8 @@ impl NodeSpec {
             startup_timeout: Duration::from_secs(120),
             caps: Vec::new(),
             user: None,
+            fake_clock: None,
+            timezone: None,
         }
     }
 
@@ -175,6 +180,48 @@ impl NodeSpec {
         self.user = Some(user.into());
         self
     }
+
+    /// Gives the node its own wall clock (libfaketime), controlled with [`Node::clock`]. The
+    /// image must contain the library; start fails with [`Error::NoLibfaketime`] otherwise.
+    ///
+    /// ```
+    /// use shakedown::clock::FakeClock;
+    /// use shakedown::NodeSpec;
+    ///
+    /// let spec = NodeSpec::new("issuer", "shakedown/runtime:bookworm").fake_clock(FakeClock::new());
+    /// ```
+    pub fn fake_clock(mut self, setup: FakeClock) -> Self {
+        self.fake_clock = Some(setup);
+        self
+    }
+
+    /// The node's time zone: its `TZ`, an IANA name such as `Asia/Tokyo` (the image needs
+    /// tzdata; the bundled ones have it).
+    pub fn timezone(mut self, zone: impl Into<String>) -> Self {
+        self.timezone = Some(zone.into());
+        self
+    }
+}
+
+/// Checks that `zone` looks like an IANA time-zone name (`Area/City`, `UTC`, `Etc/GMT+5`).
+pub fn validate_zone(zone: &str) -> Result<()> {
+    let ok = !zone.is_empty()
+        && zone.len() <= 64
+        && !zone.starts_with('/')
+        && !zone.contains("..")
+        && zone
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '+' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput {
+            what: "time zone",
+            detail: format!(
+                "`{zone}` is not an IANA time-zone name (like `Europe/Berlin`, `UTC` or `Etc/GMT+5`)"
+            ),
+        })
+    }
 }
 
 /// What a command run inside a node printed, and how it exited.
@@ -193,6 +240,7 @@ pub struct ExecOutput {
 pub struct Node {
     name: String,
     container_name: String,
+    clock: Option<ClockState>,
     probes: Vec<Probe>,
     timeout: Duration,
     /// Published ports, looked up once; forgotten when the container restarts.
@@ -204,7 +252,20 @@ pub struct Node {
 }
 
 impl Node {
-    pub(crate) async fn start(topology: Topology, spec: NodeSpec) -> Result<Node> {
+    pub(crate) async fn start(topology: Topology, mut spec: NodeSpec) -> Result<Node> {
+        if let Some(zone) = &spec.timezone {
+            validate_zone(zone)?;
+            spec.env.push(("TZ".into(), zone.clone()));
+        }
+        if let Some(setup) = &spec.fake_clock {
+            spec.env.extend(setup.env());
+            let zero = format!("{}\n", crate::clock::ClockOffset::ZERO.faketime_spec());
+            spec.files.push((
+                crate::clock::TIMESTAMP_FILE.into(),
+                FileSource::Bytes(zero.into_bytes()),
+                0o644,
+            ));
+        }
         let container_name = topology.container_name(&spec.name);
         let (repo, tag) = split_reference(&spec.image);
         let mut image = GenericImage::new(repo, tag);
@@ -271,9 +332,20 @@ impl Node {
             .start()
             .await
             .map_err(|source| Error::container(spec.name.clone(), "start", source))?;
+        if let Some(setup) = &spec.fake_clock {
+            crate::clock::check_library(
+                topology.docker(),
+                container.id(),
+                &spec.name,
+                &spec.image,
+                setup,
+            )
+            .await?;
+        }
         let node = Node {
             name: spec.name,
             container_name,
+            clock: spec.fake_clock.map(ClockState::new),
             probes: spec.probes,
             timeout: spec.startup_timeout,
             ports: Default::default(),
@@ -302,6 +374,16 @@ impl Node {
     /// The topology this node belongs to.
     pub fn topology(&self) -> &Topology {
         &self.topology
+    }
+
+    /// The node's wall clock (needs [`NodeSpec::fake_clock`]; calls on a node without it fail
+    /// with [`Error::NoFakeClock`]).
+    pub fn clock(&self) -> NodeClock<'_> {
+        NodeClock { node: self }
+    }
+
+    pub(crate) fn clock_state(&self) -> Option<&ClockState> {
+        self.clock.as_ref()
     }
 
     /// The host port (on 127.0.0.1) that the container's TCP `port` is published on.
@@ -341,64 +423,32 @@ impl Node {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        use futures::StreamExt;
-        use testcontainers::bollard::container::LogOutput;
-        use testcontainers::bollard::exec::{StartExecOptions, StartExecResults};
-        use testcontainers::bollard::models::ExecConfig;
-
         let cmd: Vec<String> = cmd.into_iter().map(Into::into).collect();
-        let docker = self.topology.docker();
-        let err = |source| Error::docker("exec in", self.container_name.clone(), source);
-        let created = docker
-            .create_exec(
-                self.id(),
-                ExecConfig {
-                    cmd: Some(cmd),
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(err)?;
-        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-        let started = docker
-            .start_exec(
-                &created.id,
-                Some(StartExecOptions {
-                    detach: false,
-                    tty: false,
-                    output_capacity: None,
-                }),
-            )
-            .await
-            .map_err(err)?;
-        if let StartExecResults::Attached { mut output, .. } = started {
-            while let Some(chunk) = output.next().await {
-                match chunk.map_err(err)? {
-                    LogOutput::StdOut { message } | LogOutput::Console { message } => {
-                        stdout.extend_from_slice(&message)
-                    }
-                    LogOutput::StdErr { message } => stderr.extend_from_slice(&message),
-                    LogOutput::StdIn { .. } => {}
-                }
-            }
-        }
-        // The exit code can trail the end of the output streams by a moment.
-        let mut code = None;
-        for _ in 0..100 {
-            let inspect = docker.inspect_exec(&created.id).await.map_err(err)?;
-            code = inspect.exit_code;
-            if inspect.running != Some(true) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        Ok(ExecOutput {
-            code: code.unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&stderr).into_owned(),
-        })
+        crate::exec::exec_in(
+            self.topology.docker(),
+            self.id(),
+            &self.container_name,
+            None,
+            cmd,
+        )
+        .await
+    }
+
+    /// Runs a command inside the node as `user` (e.g. `root`, whatever the image's user is).
+    pub async fn exec_as<I, S>(&self, user: &str, cmd: I) -> Result<ExecOutput>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let cmd: Vec<String> = cmd.into_iter().map(Into::into).collect();
+        crate::exec::exec_in(
+            self.topology.docker(),
+            self.id(),
+            &self.container_name,
+            Some(user),
+            cmd,
+        )
+        .await
     }
 
     /// Runs a command inside the node; a non-zero exit is an [`Error::Exec`].

@@ -5,6 +5,8 @@
 //! | suite | failure mode |
 //! | --- | --- |
 //! | [`replica_lag`] | read replica lag: stale reads right after a user's own write |
+//! | [`clock_skew`] | clock skew breaking tokens: fresh tokens refused, expired ones accepted |
+//! | [`timezone`] | timezone bugs: charges at the wrong local time, doubled or missed, reports in the wrong day |
 #![forbid(unsafe_code)]
 #![deny(missing_debug_implementations)]
 #![warn(missing_docs)]
@@ -14,12 +16,17 @@
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
+pub mod clock_probe;
+pub mod clock_skew;
 pub mod reference;
 pub mod replica_lag;
+pub mod timezone;
 
 /// Every suite, for the `shakedown` command.
 pub fn app() -> shakedown::cli::App {
     shakedown::cli::App::new()
         .suite(replica_lag::ReplicaLagSuite::default())
+        .suite(clock_skew::ClockSkewSuite::default())
+        .suite(timezone::TimezoneSuite::default())
         .reference_services(reference::serve)
 }

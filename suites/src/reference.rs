@@ -11,6 +11,10 @@ use shakedown::cli::ReferenceFuture;
 pub fn serve(service: &str, args: Vec<String>) -> Option<ReferenceFuture> {
     match service {
         "profiles" => Some(Box::pin(crate::replica_lag::service::serve(args))),
+        "clock" => Some(Box::pin(crate::clock_probe::serve(args))),
+        "token-issuer" => Some(Box::pin(crate::clock_skew::service::serve_issuer(args))),
+        "token-api" => Some(Box::pin(crate::clock_skew::service::serve_api(args))),
+        "billing" => Some(Box::pin(crate::timezone::service::serve(args))),
         _ => None,
     }
 }

@@ -18,7 +18,10 @@ fn stderr(o: &Output) -> String {
 fn list_names_every_suite() {
     let o = shakedown(&["list"]);
     assert!(o.status.success());
-    assert!(String::from_utf8_lossy(&o.stdout).contains("replica_lag"));
+    let out = String::from_utf8_lossy(&o.stdout);
+    for suite in ["replica_lag", "clock_skew", "timezone"] {
+        assert!(out.contains(suite), "{suite} missing from:\n{out}");
+    }
 }
 
 #[test]
@@ -64,9 +67,9 @@ fn an_unreachable_docker_engine_says_how_to_fix_it() {
 
 #[test]
 fn an_unknown_reference_service_is_refused() {
-    let o = shakedown(&["reference", "billing"]);
+    let o = shakedown(&["reference", "ledger"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("unknown reference service `billing`"));
+    assert!(stderr(&o).contains("unknown reference service `ledger`"));
 }
 
 #[test]

@@ -1,0 +1,32 @@
+//! Clock skew breaking tokens: the issuer's clock and the API's clock disagree, so fresh tokens
+//! are refused ("not valid yet", "issued in the future", "expired") and expired ones accepted.
+//!
+//! - Faults (one step each, healed before the next): the issuer ahead by seconds, ahead by
+//!   minutes, behind by minutes; the validator far behind (expired tokens look fresh); the issuer's
+//!   clock jumping ahead in the middle of a step. Clocks are moved with libfaketime
+//!   ([`Node::clock`](shakedown::Node::clock)), so the real processes see them.
+//! - Workload: per step, fresh tokens (issued and used at once) and short-lived ones used after
+//!   they have truly expired, beyond any sane leeway.
+//! - Checker: [`TokenChecker`] — per step, fresh tokens wrongly rejected, expired tokens wrongly
+//!   accepted, and whether the skew was detected and reported.
+//! - Reference services ([`service`]): a token issuer and an API that validates the tokens, in
+//!   separate containers. `naive`: zero leeway, `iat` in the future refused, expiry judged on
+//!   the API's own clock. `hardened`: the API measures its skew against the issuer's clock
+//!   (`GET /time`, like the SDKs that correct skew from a server's `Date`), reports it
+//!   (`x-clock-skew-ms`), judges times on the issuer's clock with a 2 s leeway, and refuses
+//!   everything beyond a maximum tolerated skew (15 min); the issuer caps lifetimes (5 min).
+//!
+//! To run it against your own issuer and API, start them with
+//! [`ServiceSpec::fake_clock`](shakedown_fixtures::ServiceSpec::fake_clock), implement
+//! [`TokenSystem`] for a client of them, and call [`check`] with their nodes.
+
+mod checker;
+mod client;
+pub mod service;
+mod suite;
+mod workload;
+
+pub use checker::{Probe, TokenChecker, TokenOp};
+pub use client::{CallOutcome, ClientError, HttpTokens, TokenSystem};
+pub use suite::ClockSkewSuite;
+pub use workload::{check, Options, Step};

@@ -1,0 +1,367 @@
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp, ToSpan};
+use serde::{Deserialize, Serialize};
+use shakedown::checker::{CheckResult, Checker, Count};
+use shakedown::history::{History, OpKind};
+use shakedown_fixtures::tenants::Tenant;
+
+use super::service::CHARGE_AT;
+
+/// An operation on the billing system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BillingOp {
+    /// One scheduler pass at a simulated instant.
+    Tick,
+    /// One tenant's daily report.
+    Report,
+}
+
+/// What an operation was about, and what it returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BillingValue {
+    /// A pass at `at_unix_s` (the scheduler's clock), and the tenants it charged.
+    Tick {
+        /// The simulated instant, Unix seconds.
+        at_unix_s: i64,
+        /// Tenants charged in this pass.
+        charged: Vec<String>,
+    },
+    /// A report for `tenant`'s local `day`.
+    Report {
+        /// The tenant.
+        tenant: String,
+        /// Its local day, `YYYY-MM-DD`.
+        day: String,
+        /// Charges the report counted (`None` until it answered).
+        count: Option<u64>,
+    },
+}
+
+/// The simulated time the scheduler's clock walked through, in steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// First instant.
+    pub start: Timestamp,
+    /// End (exclusive).
+    pub end: Timestamp,
+    /// Step between passes; also how late after 09:00 a charge may land.
+    pub step: Duration,
+}
+
+impl Window {
+    fn step(&self) -> SignedDuration {
+        SignedDuration::try_from(self.step).unwrap_or(SignedDuration::ZERO)
+    }
+
+    /// The instants of the walk, in order.
+    pub fn instants(&self) -> Vec<Timestamp> {
+        let mut out = Vec::new();
+        let mut t = self.start;
+        while t < self.end && self.step > Duration::ZERO {
+            out.push(t);
+            t = match t.checked_add(self.step()) {
+                Ok(n) => n,
+                Err(_) => break,
+            };
+        }
+        out
+    }
+}
+
+/// The instant of 09:00 on `day` in `tz` (a 09:00 that does not exist is taken after the gap).
+pub fn due(day: Date, tz: &TimeZone) -> Option<Timestamp> {
+    day.to_datetime(CHARGE_AT)
+        .to_zoned(tz.clone())
+        .ok()
+        .map(|z| z.timestamp())
+}
+
+/// The local days of `tz` whose 09:00 falls inside the walk (at or after its start, and early
+/// enough to be reached by a step).
+pub fn judged_days(tz: &TimeZone, window: &Window) -> Vec<Date> {
+    let first = window.start.to_zoned(tz.clone()).date();
+    let last = window.end.to_zoned(tz.clone()).date();
+    let latest = window.end - window.step();
+    let mut out = Vec::new();
+    let mut d = first.yesterday().unwrap_or(first);
+    while d <= last {
+        if let Some(t) = due(d, tz) {
+            if t >= window.start && t <= latest {
+                out.push(d);
+            }
+        }
+        d = match d.tomorrow() {
+            Ok(n) => n,
+            Err(_) => break,
+        };
+    }
+    out
+}
+
+fn day_length_is_24h(day: Date, tz: &TimeZone) -> bool {
+    let start = day.to_zoned(tz.clone()).map(|z| z.timestamp());
+    let end = day
+        .checked_add(1.day())
+        .and_then(|d| d.to_zoned(tz.clone()))
+        .map(|z| z.timestamp());
+    match (start, end) {
+        (Ok(s), Ok(e)) => e.duration_since(s) == SignedDuration::from_hours(24),
+        _ => true,
+    }
+}
+
+/// Judges a billing history against each tenant's zone:
+///
+/// - `charge_at_wrong_local_time`: a charge outside `[09:00, 09:00 + step)` of the tenant's day;
+/// - `charge_missed`: a judged local day with no charge;
+/// - `charge_doubled`: charges beyond the first on one local day;
+/// - `report_rows_in_wrong_day`: rows a daily report counted that did not happen on that local
+///   day, plus rows it left out.
+///
+/// ```
+/// use std::time::Duration;
+/// use shakedown::checker::Checker;
+/// use shakedown::history::{build::*, History};
+/// use shakedown_fixtures::tenants::Tenant;
+/// use shakedown_suites::timezone::{BillingOp, BillingValue, TimezoneChecker, Window};
+///
+/// let tenant = Tenant { id: "t0".into(), name: "Acme".into(), zone: "Asia/Tokyo".into() };
+/// let start: jiff::Timestamp = "2026-03-07T00:00:00Z".parse().unwrap();
+/// let window = Window { start, end: "2026-03-07T01:00:00Z".parse().unwrap(), step: Duration::from_secs(1800) };
+/// let mut h = History::new();
+/// let tick = BillingValue::Tick { at_unix_s: start.as_second(), charged: vec![] };
+/// invoke(&mut h, 0, BillingOp::Tick, tick.clone());
+/// ok(&mut h, 0, BillingValue::Tick { at_unix_s: start.as_second(), charged: vec!["t0".into()] });
+/// let r = TimezoneChecker::new(vec![tenant], window).check(&h);
+/// assert_eq!(r.anomaly("charge_at_wrong_local_time"), 0); // 09:00 in Tokyo
+/// assert_eq!(r.anomaly("charge_missed"), 0);
+/// ```
+#[derive(Debug, Clone)]
+pub struct TimezoneChecker {
+    tenants: Vec<Tenant>,
+    window: Window,
+}
+
+impl TimezoneChecker {
+    /// A checker for these tenants over this walk.
+    pub fn new(tenants: Vec<Tenant>, window: Window) -> Self {
+        TimezoneChecker { tenants, window }
+    }
+}
+
+impl Checker<BillingOp, BillingValue> for TimezoneChecker {
+    fn name(&self) -> &str {
+        "charges_by_tenant_local_day"
+    }
+
+    fn check(&self, history: &History<BillingOp, BillingValue>) -> CheckResult {
+        let zones: BTreeMap<&str, TimeZone> = self
+            .tenants
+            .iter()
+            .filter_map(|t| TimeZone::get(&t.zone).ok().map(|tz| (t.id.as_str(), tz)))
+            .collect();
+        let step = self.window.step();
+        let (mut wrong_time, mut missed, mut doubled, mut wrong_rows) = (0u64, 0u64, 0u64, 0u64);
+        let (mut charges, mut failed, mut reports) = (0u64, 0u64, 0u64);
+        let mut per_day: BTreeMap<(String, Date), u64> = BTreeMap::new();
+        let mut report_ops = Vec::new();
+        for (inv, done) in history.pairs() {
+            let Some(done) = done.filter(|d| d.kind == OpKind::Ok) else {
+                failed += 1;
+                continue;
+            };
+            match (&inv.value, &done.value) {
+                (_, BillingValue::Tick { at_unix_s, charged }) => {
+                    let Ok(at) = Timestamp::from_second(*at_unix_s) else {
+                        continue;
+                    };
+                    for id in charged {
+                        charges += 1;
+                        let Some(tz) = zones.get(id.as_str()) else {
+                            wrong_time += 1;
+                            continue;
+                        };
+                        let day = at.to_zoned(tz.clone()).date();
+                        let on_time = due(day, tz).is_some_and(|d| at >= d && at < d + step);
+                        if !on_time {
+                            wrong_time += 1;
+                        }
+                        *per_day.entry((id.clone(), day)).or_default() += 1;
+                    }
+                }
+                (
+                    _,
+                    BillingValue::Report {
+                        tenant,
+                        day,
+                        count: Some(n),
+                    },
+                ) => report_ops.push((tenant.clone(), day.clone(), *n)),
+                _ => failed += 1,
+            }
+        }
+        let mut dst_days = BTreeSet::new();
+        let mut judged = 0u64;
+        for (id, tz) in &zones {
+            for day in judged_days(tz, &self.window) {
+                judged += 1;
+                if !day_length_is_24h(day, tz) {
+                    dst_days.insert((id.to_string(), day));
+                }
+                match per_day.get(&(id.to_string(), day)).copied().unwrap_or(0) {
+                    0 => missed += 1,
+                    n => doubled += n - 1,
+                }
+            }
+        }
+        for (tenant, day, n) in report_ops {
+            reports += 1;
+            let truth = day
+                .parse::<Date>()
+                .ok()
+                .and_then(|d| per_day.get(&(tenant.clone(), d)).copied())
+                .unwrap_or(0);
+            wrong_rows += n.abs_diff(truth);
+        }
+        CheckResult::from_anomalies(
+            self.name(),
+            BTreeMap::from([
+                (
+                    "charge_at_wrong_local_time".to_string(),
+                    Count::Exact(wrong_time),
+                ),
+                ("charge_missed".to_string(), Count::Exact(missed)),
+                ("charge_doubled".to_string(), Count::Exact(doubled)),
+                (
+                    "report_rows_in_wrong_day".to_string(),
+                    Count::Exact(wrong_rows),
+                ),
+            ]),
+            BTreeMap::from([
+                ("charges_seen".to_string(), charges),
+                ("tenant_days_judged".to_string(), judged),
+                ("dst_change_days_judged".to_string(), dst_days.len() as u64),
+                ("reports_checked".to_string(), reports),
+                ("calls_failed".to_string(), failed),
+            ]),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shakedown::checker::Validity;
+    use shakedown::history::build::*;
+
+    fn tenant(id: &str, zone: &str) -> Tenant {
+        Tenant {
+            id: id.into(),
+            name: id.into(),
+            zone: zone.into(),
+        }
+    }
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn window() -> Window {
+        // Across the US spring-forward of 2026-03-08.
+        Window {
+            start: ts("2026-03-07T00:00:00Z"),
+            end: ts("2026-03-10T00:00:00Z"),
+            step: Duration::from_secs(1800),
+        }
+    }
+
+    fn tick(h: &mut History<BillingOp, BillingValue>, at: &str, charged: &[&str]) {
+        let at_unix_s = ts(at).as_second();
+        invoke(
+            h,
+            0,
+            BillingOp::Tick,
+            BillingValue::Tick {
+                at_unix_s,
+                charged: vec![],
+            },
+        );
+        ok(
+            h,
+            0,
+            BillingValue::Tick {
+                at_unix_s,
+                charged: charged.iter().map(|s| s.to_string()).collect(),
+            },
+        );
+    }
+
+    fn report(h: &mut History<BillingOp, BillingValue>, tenant: &str, day: &str, n: u64) {
+        let v = |count| BillingValue::Report {
+            tenant: tenant.into(),
+            day: day.into(),
+            count,
+        };
+        invoke(h, 0, BillingOp::Report, v(None));
+        ok(h, 0, v(Some(n)));
+    }
+
+    #[test]
+    fn judged_days_follow_the_tenant_zone_and_dst() {
+        let ny = TimeZone::get("America/New_York").unwrap();
+        let days = judged_days(&ny, &window());
+        // 09:00 EST on the 7th is 14:00Z; on the 9th, 09:00 EDT is 13:00Z.
+        assert_eq!(days.len(), 3);
+        assert_eq!(due(days[2], &ny), Some(ts("2026-03-09T13:00:00Z")));
+        assert!(!day_length_is_24h(jiff::civil::date(2026, 3, 8), &ny));
+        let tokyo = TimeZone::get("Asia/Tokyo").unwrap();
+        // 09:00 JST on the 7th is the walk's first instant: judged.
+        assert_eq!(
+            judged_days(&tokyo, &window())[0],
+            jiff::civil::date(2026, 3, 7)
+        );
+    }
+
+    #[test]
+    fn dst_aware_charges_and_reports_are_valid() {
+        let mut h = History::new();
+        tick(&mut h, "2026-03-07T14:00:00Z", &["ny"]);
+        tick(&mut h, "2026-03-08T13:00:00Z", &["ny"]); // 09:00 EDT, the day of the change
+        tick(&mut h, "2026-03-09T13:00:00Z", &["ny"]);
+        report(&mut h, "ny", "2026-03-08", 1);
+        let r = TimezoneChecker::new(vec![tenant("ny", "America/New_York")], window()).check(&h);
+        assert_eq!(r.validity, Validity::Valid, "{r:?}");
+        assert_eq!(r.counted["dst_change_days_judged"], 1);
+    }
+
+    #[test]
+    fn server_time_charges_are_wrong_missed_doubled_and_misreported() {
+        let mut h = History::new();
+        tick(&mut h, "2026-03-07T14:00:00Z", &["ny"]);
+        tick(&mut h, "2026-03-08T14:00:00Z", &["ny"]); // 10:00 EDT: an hour late
+        tick(&mut h, "2026-03-08T14:30:00Z", &["ny"]); // again the same day
+                                                       // nothing on the 9th
+        report(&mut h, "ny", "2026-03-08", 1); // left one out
+        report(&mut h, "ny", "2026-03-09", 1); // counted one that is not there
+        let r = TimezoneChecker::new(vec![tenant("ny", "America/New_York")], window()).check(&h);
+        assert_eq!(r.anomaly("charge_at_wrong_local_time"), 2);
+        assert_eq!(r.anomaly("charge_doubled"), 1);
+        assert_eq!(r.anomaly("charge_missed"), 1);
+        assert_eq!(r.anomaly("report_rows_in_wrong_day"), 2);
+    }
+
+    #[test]
+    fn walk_covers_the_window_in_steps() {
+        let w = window();
+        let i = w.instants();
+        assert_eq!(i.len(), 144);
+        assert_eq!(i[0], w.start);
+        assert_eq!(*i.last().unwrap(), ts("2026-03-09T23:30:00Z"));
+    }
+}
