@@ -35,3 +35,7 @@ check:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
     cargo test --workspace --doc
+
+# Print the per-node clock figures (error after a change, time until a change is seen).
+bench-clock:
+    cargo bench -p shakedown-suites --bench clock
