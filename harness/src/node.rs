@@ -236,6 +236,7 @@ impl Node {
             spec.env.push(("TZ".into(), zone.clone()));
         }
         if let Some(setup) = &spec.fake_clock {
+            crate::clock::check_env(&spec.name, &spec.env)?;
             spec.env.extend(setup.env());
             let zero = format!("{}\n", crate::clock::ClockOffset::ZERO.faketime_spec());
             spec.files.push((
