@@ -400,6 +400,17 @@ fn tempdir(tag: &str) -> Result<TempDir> {
     Ok(TempDir { path })
 }
 
+/// `repository:tag` split in two (`latest` when there is no tag).
+pub(crate) fn split_reference(image: &str) -> (String, String) {
+    // `registry:5000/repo:tag` — the tag is after the last ':' that follows the last '/'.
+    match image.rfind(':') {
+        Some(i) if !image[i..].contains('/') => {
+            (image[..i].to_string(), image[i + 1..].to_string())
+        }
+        _ => (image.to_string(), "latest".to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -426,5 +437,21 @@ mod tests {
         assert_ne!(a.recipe_hash(), c.recipe_hash());
         assert_eq!(a.reference(), format!("x/t:1-{}", &a.recipe_hash()[..12]));
         assert_ne!(a.reference(), b.reference());
+    }
+
+    #[test]
+    fn image_references_split_at_the_tag() {
+        assert_eq!(
+            split_reference("shakedown/postgres:15"),
+            ("shakedown/postgres".into(), "15".into())
+        );
+        assert_eq!(
+            split_reference("reg:5000/a/b:1.2"),
+            ("reg:5000/a/b".into(), "1.2".into())
+        );
+        assert_eq!(
+            split_reference("reg:5000/a/b"),
+            ("reg:5000/a/b".into(), "latest".into())
+        );
     }
 }

@@ -34,9 +34,10 @@ pub mod report;
 pub mod suite;
 pub mod topology;
 
+pub use clock::validate_zone;
 pub use clock::{Clock, ClockOffset, FakeClock, NodeClock};
 pub use error::{Error, Result};
 pub use fault::{Fault, FaultAction, FaultEvent};
-pub use node::{validate_zone, ExecOutput, Node, NodeSpec, Probe, Stream};
+pub use node::{ExecOutput, Node, NodeSpec, Probe, Stream};
 pub use suite::{RunOptions, Suite, SuiteError, SuiteFuture, SuiteRun, Variant};
 pub use topology::Topology;

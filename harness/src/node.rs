@@ -203,27 +203,6 @@ impl NodeSpec {
     }
 }
 
-/// Checks that `zone` looks like an IANA time-zone name (`Area/City`, `UTC`, `Etc/GMT+5`).
-pub fn validate_zone(zone: &str) -> Result<()> {
-    let ok = !zone.is_empty()
-        && zone.len() <= 64
-        && !zone.starts_with('/')
-        && !zone.contains("..")
-        && zone
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '+' | '-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidInput {
-            what: "time zone",
-            detail: format!(
-                "`{zone}` is not an IANA time-zone name (like `Europe/Berlin`, `UTC` or `Etc/GMT+5`)"
-            ),
-        })
-    }
-}
-
 /// What a command run inside a node printed, and how it exited.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecOutput {
@@ -254,10 +233,11 @@ pub struct Node {
 impl Node {
     pub(crate) async fn start(topology: Topology, mut spec: NodeSpec) -> Result<Node> {
         if let Some(zone) = &spec.timezone {
-            validate_zone(zone)?;
+            crate::clock::validate_zone(zone)?;
             spec.env.push(("TZ".into(), zone.clone()));
         }
         if let Some(setup) = &spec.fake_clock {
+            crate::clock::check_env(&spec.name, &spec.env)?;
             spec.env.extend(setup.env());
             let zero = format!("{}\n", crate::clock::ClockOffset::ZERO.faketime_spec());
             spec.files.push((
@@ -267,7 +247,7 @@ impl Node {
             ));
         }
         let container_name = topology.container_name(&spec.name);
-        let (repo, tag) = split_reference(&spec.image);
+        let (repo, tag) = crate::image::split_reference(&spec.image);
         let mut image = GenericImage::new(repo, tag);
         for (stream, line) in &spec.wait_logs {
             image = image.with_wait_for(match stream {
@@ -698,36 +678,5 @@ async fn tcp_answers(addr: SocketAddr) -> std::result::Result<(), String> {
         Err(_) | Ok(Ok(1..)) => Ok(()),
         Ok(Ok(0)) => Err("connection closed at once (nothing listens in the container yet)".into()),
         Ok(Err(e)) => Err(e.to_string()),
-    }
-}
-
-fn split_reference(image: &str) -> (String, String) {
-    // `registry:5000/repo:tag` — the tag is after the last ':' that follows the last '/'.
-    match image.rfind(':') {
-        Some(i) if !image[i..].contains('/') => {
-            (image[..i].to_string(), image[i + 1..].to_string())
-        }
-        _ => (image.to_string(), "latest".to_string()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_reference;
-
-    #[test]
-    fn image_references_split_at_the_tag() {
-        assert_eq!(
-            split_reference("shakedown/postgres:15"),
-            ("shakedown/postgres".into(), "15".into())
-        );
-        assert_eq!(
-            split_reference("reg:5000/a/b:1.2"),
-            ("reg:5000/a/b".into(), "1.2".into())
-        );
-        assert_eq!(
-            split_reference("reg:5000/a/b"),
-            ("reg:5000/a/b".into(), "latest".into())
-        );
     }
 }

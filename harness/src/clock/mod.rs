@@ -1,13 +1,16 @@
 //! Clocks: per-node wall clocks through libfaketime ([`NodeClock`], from [`Node::clock`](crate::Node::clock)),
-//! and in-process clocks for unit tests ([`Clock`], [`ManualClock`], [`SkewedClock`]).
+//! in-process clocks for unit tests ([`Clock`], [`ManualClock`], [`SkewedClock`]), and time-zone
+//! names ([`validate_zone`]).
 
 mod local;
 mod node;
 mod offset;
+mod zone;
 
 pub use local::{Clock, ManualClock, SkewedClock, SystemClock};
-pub(crate) use node::{check_library, ClockState};
+pub(crate) use node::{check_env, check_library, ClockState};
 pub use node::{
     FakeClock, NodeClock, Preload, DEBIAN_LIBFAKETIME, DRIFT_STEP, PRELOAD_VAR, TIMESTAMP_FILE,
 };
 pub use offset::{drifted, ClockOffset};
+pub use zone::validate_zone;

@@ -166,6 +166,21 @@ impl ClockState {
     }
 }
 
+/// Refuses a `FAKETIME` in the node's own environment: it would win over the timestamp file, and
+/// every clock change would silently do nothing.
+pub(crate) fn check_env(node: &str, env: &[(String, String)]) -> Result<()> {
+    if env.iter().any(|(k, _)| k == "FAKETIME") {
+        return Err(Error::InvalidInput {
+            what: "environment of a node with a fake clock",
+            detail: format!(
+                "node `{node}` sets FAKETIME, which overrides the timestamp file the harness \
+                 rewrites; remove it and use node.clock() instead"
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Checks that the node's image has the library the setup preloads.
 pub(crate) async fn check_library(
     docker: &Docker,
@@ -413,6 +428,14 @@ mod tests {
         assert!(!mono
             .iter()
             .any(|(k, _)| k == "FAKETIME_DONT_FAKE_MONOTONIC"));
+    }
+
+    #[test]
+    fn a_faketime_variable_is_refused() {
+        let env = vec![("FAKETIME".to_string(), "+1d".to_string())];
+        let e = check_env("api", &env).unwrap_err().to_string();
+        assert!(e.contains("FAKETIME") && e.contains("node.clock()"), "{e}");
+        assert!(check_env("api", &[]).is_ok());
     }
 
     #[test]
