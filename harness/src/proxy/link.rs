@@ -48,7 +48,7 @@ const READ_CHUNK: usize = 256 << 10;
 /// A splice that moves less than this switches back to copying (small messages).
 const SMALL_READ: usize = 16 << 10;
 /// Most bytes moved per readiness event before giving the other direction a turn.
-const MAX_PER_EVENT: usize = 4 << 20;
+const MAX_PER_EVENT: usize = 512 << 10;
 
 /// One toxic as published by the proxy: `id` is new for every add, `version` changes on update.
 #[derive(Debug, Clone)]
