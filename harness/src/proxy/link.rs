@@ -43,6 +43,9 @@ use super::toxics::{self, CloseKind, Cx, Item, Next, Toxic};
 /// Most bytes a direction holds (in toxics and the write queue) before it stops reading.
 /// Large enough for a 100 ms latency toxic at a few hundred MB/s.
 const MAX_BUFFERED: usize = 32 << 20;
+/// Most bytes a direction without an active toxic queues for a slow destination before it
+/// stops reading (backpressure to the source, as a plain relay would give).
+const MAX_BUFFERED_PLAIN: usize = 1 << 20;
 /// Read size on the copying path.
 const READ_CHUNK: usize = 256 << 10;
 /// A splice that moves less than this switches back to copying (small messages).
@@ -183,7 +186,12 @@ impl Flow {
             // Keep reading while the pipe drains: reads and writes overlap.
             self.pipe.as_ref().is_none_or(Pipe::has_room)
         } else {
-            self.pipe_len() == 0 && self.buffered() < MAX_BUFFERED
+            let cap = if self.bypass() {
+                MAX_BUFFERED_PLAIN
+            } else {
+                MAX_BUFFERED
+            };
+            self.pipe_len() == 0 && self.buffered() < cap
         }
     }
 
