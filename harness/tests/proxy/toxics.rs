@@ -468,3 +468,45 @@ async fn enable_right_after_disable_rebinds_the_same_port() -> Result {
     proxy.shutdown().await;
     Ok(())
 }
+
+/// Decided trap: bandwidth `rate: 0` holds every byte (nothing passes, nothing is lost), and
+/// removing it through the API answers at once and releases the held bytes in order.
+#[tokio::test]
+async fn bandwidth_rate_zero_holds_data_and_removal_never_blocks_the_api() -> Result {
+    let proxy = FaultProxy::start().await?;
+    let api = Api::new(&proxy);
+    let link = proxy.link("cut", echo_server().await?).await?;
+    let (s, _) = api
+        .json(
+            "POST",
+            "/proxies/cut/toxics",
+            Some(r#"{"type":"bandwidth","attributes":{"rate":0}}"#),
+        )
+        .await?;
+    assert_eq!(s, 200);
+    let data = pattern(200_000, 9);
+    let mut client = TcpStream::connect(link.listen_addr()).await?;
+    client.write_all(&data).await?;
+    let mut first = [0u8; 1];
+    let early =
+        tokio::time::timeout(Duration::from_millis(300), client.read_exact(&mut first)).await;
+    assert!(early.is_err(), "rate 0 let data through");
+    let start = Instant::now();
+    let (s, _) = within(
+        Duration::from_secs(5),
+        "DELETE",
+        api.call("DELETE", "/proxies/cut/toxics/bandwidth_downstream", None),
+    )
+    .await??;
+    assert_eq!(s, 204);
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    let mut back = vec![0u8; data.len()];
+    within(LONG, "released data", client.read_exact(&mut back)).await??;
+    assert!(back == data, "held bytes changed");
+    proxy.shutdown().await;
+    Ok(())
+}
