@@ -453,7 +453,11 @@ impl Link {
     /// let proxy = shakedown::proxy::FaultProxy::start().await?;
     /// let link = proxy.link("a", "127.0.0.1:9").await?;
     /// let _client = tokio::net::TcpStream::connect(link.listen_addr()).await?;
-    /// # tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    /// // Accepting happens on the proxy's task; wait for it.
+    /// for _ in 0..500 {
+    ///     if link.accepted_connections()? == 1 { break }
+    ///     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    /// }
     /// assert_eq!(link.accepted_connections()?, 1);
     /// # proxy.shutdown().await; Ok(()) }
     /// ```
