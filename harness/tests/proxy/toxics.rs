@@ -113,7 +113,7 @@ async fn slow_close_delays_the_eof_not_the_data() -> Result {
     let (addr, mut accepted) = manual_server().await?;
     let link = proxy.link("sc", addr).await?;
     let _t = link
-        .add(Toxic::slow_close(Duration::from_millis(300)))
+        .add(Toxic::slow_close(Duration::from_millis(1000)))
         .await?;
     let mut client = TcpStream::connect(link.listen_addr()).await?;
     let mut server = within(LONG, "accept", accepted.recv())
@@ -125,13 +125,13 @@ async fn slow_close_delays_the_eof_not_the_data() -> Result {
     let mut buf = [0u8; 3];
     client.read_exact(&mut buf).await?;
     assert!(
-        start.elapsed() < Duration::from_millis(250),
-        "data must not wait"
+        start.elapsed() < Duration::from_millis(900),
+        "data must not wait for the close"
     );
     let (rest, e) = within(LONG, "eof", read_all(&mut client)).await?;
     assert!(rest.is_empty() && e.is_none());
     assert!(
-        start.elapsed() >= Duration::from_millis(300),
+        start.elapsed() >= Duration::from_millis(1000),
         "{:?}",
         start.elapsed()
     );
@@ -446,7 +446,7 @@ async fn latency_does_not_limit_throughput() -> Result {
     assert!(back == data, "data changed");
     assert!(took >= Duration::from_millis(100), "{took:?}");
     assert!(
-        took < Duration::from_secs(8),
+        took < Duration::from_secs(15),
         "latency serialised the stream: {took:?}"
     );
     proxy.shutdown().await;
