@@ -527,8 +527,9 @@ pub(crate) async fn run(client: TcpStream, server: TcpStream, mut ctx: ConnConte
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        // Not `biased`: with a fixed order, a client that always has data ready would keep
+        // the upstream branch winning and starve the other direction.
         let step: Step = tokio::select! {
-            biased;
             bits = poll_fn(|cx| ctx.signal.poll_take_once_registered(cx, &mut signal_registered)) => {
                 if bits & CLOSED != 0 {
                     break CloseKind::Fin;
