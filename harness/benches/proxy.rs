@@ -248,6 +248,20 @@ fn echo_bulk(addr: SocketAddr, total: usize) -> Result<f64> {
     Ok(total as f64 / secs / 1e6)
 }
 
+/// CPU time of the whole process (all threads, also finished ones), in nanoseconds.
+fn process_cpu_ns() -> u64 {
+    // Fields 14 and 15 of /proc/self/stat, counted after the ")" ending the command name.
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = &s[s.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+            Some(ticks * 10_000_000) // USER_HZ is 100 on Linux
+        })
+        .unwrap_or(0)
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -263,6 +277,7 @@ fn throughput(
     let rounds = if bench.quick { 3 } else { 5 };
     let mut results: Vec<Vec<f64>> = vec![Vec::new(); PATHS.len()];
     let mut cpu: Vec<u64> = vec![0; PATHS.len()];
+    let mut all_cpu: Vec<u64> = vec![0; PATHS.len()];
     for _ in 0..rounds {
         for (i, p) in PATHS.iter().enumerate() {
             let side = match p {
@@ -271,8 +286,10 @@ fn throughput(
                 Path::Direct => None,
             };
             let before = side.map_or(0, Side::cpu_ns);
+            let all_before = process_cpu_ns();
             results[i].push(f(targets.get(*p), total)?);
             cpu[i] += side.map_or(0, Side::cpu_ns) - before;
+            all_cpu[i] += process_cpu_ns().saturating_sub(all_before);
         }
     }
     let med: Vec<f64> = results.into_iter().map(median).collect();
@@ -282,11 +299,12 @@ fn throughput(
         total >> 20
     );
     for (i, p) in PATHS.iter().enumerate() {
+        let all = all_cpu[i] as f64 / 1e6 / gb_moved;
         let relay_cpu = if i == 0 {
-            String::new()
+            format!("                             all threads {all:>5.0} ms per GB")
         } else {
             format!(
-                "   relay CPU {:>4.0} ms per GB",
+                "   relay CPU {:>4.0} ms per GB   all threads {all:>5.0} ms per GB",
                 cpu[i] as f64 / 1e6 / gb_moved
             )
         };

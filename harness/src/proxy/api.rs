@@ -26,6 +26,10 @@ use super::collection::{Collection, ProxyInfo};
 use super::error::ProxyError;
 
 /// The version `/version` reports: the Toxiproxy release whose API this implements.
+///
+/// ```
+/// assert_eq!(shakedown::proxy::TOXIPROXY_VERSION, "2.12.0");
+/// ```
 pub const TOXIPROXY_VERSION: &str = "2.12.0";
 
 type Shared = State<Arc<Collection>>;

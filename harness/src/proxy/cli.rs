@@ -80,9 +80,14 @@ pub(crate) async fn start(args: &ProxyArgs) -> Result<FaultProxy, ProxyError> {
     if let Some((path, bytes)) = config {
         if let Err(e) = proxy.populate_json(&bytes).await {
             proxy.shutdown().await;
+            let message = e.api_message();
+            let detail = message
+                .strip_prefix("bad request body: ")
+                .unwrap_or(&message)
+                .to_string();
             return Err(ProxyError::Config {
                 path: path.clone(),
-                detail: e.to_string(),
+                detail,
             });
         }
     }

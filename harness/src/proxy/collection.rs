@@ -47,7 +47,18 @@ pub struct ProxyInfo {
     pub toxics: Vec<ToxicConfig>,
 }
 
-/// What creating a proxy takes.
+/// What creating a proxy takes (the fields of Toxiproxy's `POST /proxies` body).
+///
+/// ```
+/// let new = shakedown::proxy::NewProxy {
+///     name: "db".into(),
+///     listen: String::new(), // 127.0.0.1:0
+///     upstream: "127.0.0.1:5432".into(),
+///     enabled: true,
+///     seed: Some(7),
+/// };
+/// assert!(new.listen.is_empty());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewProxy {
     /// Unique name (required).
@@ -62,7 +73,12 @@ pub struct NewProxy {
     pub seed: Option<u64>,
 }
 
-/// A partial update of a proxy.
+/// A partial update of a proxy (Toxiproxy's `PATCH /proxies/{proxy}` body).
+///
+/// ```
+/// let patch = shakedown::proxy::ProxyPatch { enabled: Some(false), ..Default::default() };
+/// assert!(patch.listen.is_none());
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProxyPatch {
     /// New listen address (restarts the proxy if it differs).

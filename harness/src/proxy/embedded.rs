@@ -377,6 +377,17 @@ impl Link {
     }
 
     /// Removes a toxic by name. Its held bytes are passed on, never lost.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), shakedown::proxy::ProxyError> {
+    /// use shakedown::proxy::{FaultProxy, Toxic};
+    /// let proxy = FaultProxy::start().await?;
+    /// let link = proxy.link("a", "127.0.0.1:9").await?;
+    /// let name = link.add(Toxic::noop().named("quiet")).await?.forget();
+    /// link.remove(&name).await?;
+    /// assert!(link.remove(&name).await.is_err());
+    /// # proxy.shutdown().await; Ok(()) }
+    /// ```
     pub async fn remove(&self, name: &str) -> Result<(), ProxyError> {
         self.collection()?.remove_toxic(&self.name, name)
     }
@@ -436,6 +447,20 @@ impl Link {
     }
 
     /// How many client connections this proxy has accepted.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let proxy = shakedown::proxy::FaultProxy::start().await?;
+    /// let link = proxy.link("a", "127.0.0.1:9").await?;
+    /// let _client = tokio::net::TcpStream::connect(link.listen_addr()).await?;
+    /// // Accepting happens on the proxy's task; wait for it.
+    /// for _ in 0..500 {
+    ///     if link.accepted_connections()? == 1 { break }
+    ///     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    /// }
+    /// assert_eq!(link.accepted_connections()?, 1);
+    /// # proxy.shutdown().await; Ok(()) }
+    /// ```
     pub fn accepted_connections(&self) -> Result<u64, ProxyError> {
         self.collection()?.accepted(&self.name)
     }

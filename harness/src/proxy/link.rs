@@ -43,12 +43,15 @@ use super::toxics::{self, CloseKind, Cx, Item, Next, Toxic};
 /// Most bytes a direction holds (in toxics and the write queue) before it stops reading.
 /// Large enough for a 100 ms latency toxic at a few hundred MB/s.
 const MAX_BUFFERED: usize = 32 << 20;
+/// Most bytes a direction without an active toxic queues for a slow destination before it
+/// stops reading (backpressure to the source, as a plain relay would give).
+const MAX_BUFFERED_PLAIN: usize = 1 << 20;
 /// Read size on the copying path.
 const READ_CHUNK: usize = 256 << 10;
 /// A splice that moves less than this switches back to copying (small messages).
 const SMALL_READ: usize = 16 << 10;
 /// Most bytes moved per readiness event before giving the other direction a turn.
-const MAX_PER_EVENT: usize = 4 << 20;
+const MAX_PER_EVENT: usize = 512 << 10;
 
 /// One toxic as published by the proxy: `id` is new for every add, `version` changes on update.
 #[derive(Debug, Clone)]
@@ -183,7 +186,12 @@ impl Flow {
             // Keep reading while the pipe drains: reads and writes overlap.
             self.pipe.as_ref().is_none_or(Pipe::has_room)
         } else {
-            self.pipe_len() == 0 && self.buffered() < MAX_BUFFERED
+            let cap = if self.bypass() {
+                MAX_BUFFERED_PLAIN
+            } else {
+                MAX_BUFFERED
+            };
+            self.pipe_len() == 0 && self.buffered() < cap
         }
     }
 
@@ -519,8 +527,9 @@ pub(crate) async fn run(client: TcpStream, server: TcpStream, mut ctx: ConnConte
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        // Not `biased`: with a fixed order, a client that always has data ready would keep
+        // the upstream branch winning and starve the other direction.
         let step: Step = tokio::select! {
-            biased;
             bits = poll_fn(|cx| ctx.signal.poll_take_once_registered(cx, &mut signal_registered)) => {
                 if bits & CLOSED != 0 {
                     break CloseKind::Fin;

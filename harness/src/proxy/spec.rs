@@ -245,6 +245,14 @@ impl ToxicSpec {
 /// A named toxic attached to one direction of a proxy.
 ///
 /// Build one with [`crate::proxy::Toxic`]; this is the validated form stored by the proxy.
+///
+/// ```
+/// use shakedown::proxy::{Direction, Toxic, ToxicSpec};
+/// let config = Toxic::limit_data(100).upstream().into_config();
+/// assert_eq!(config.name, "limit_data_upstream");
+/// assert_eq!(config.stream, Direction::Upstream);
+/// assert_eq!(config.spec, ToxicSpec::LimitData { bytes: 100 });
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToxicConfig {
     /// Unique per proxy, across both directions.

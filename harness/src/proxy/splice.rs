@@ -106,10 +106,12 @@ impl Pipe {
             )
             .map_err(io::Error::from)
         })?;
-        self.len -= n;
-        if n > 0 {
-            self.full = false;
+        if n == 0 {
+            // Cannot happen with bytes in the pipe; never spin on it.
+            return Err(io::ErrorKind::WriteZero.into());
         }
+        self.len -= n;
+        self.full = false;
         Ok(n)
     }
 }

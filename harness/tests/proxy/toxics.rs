@@ -113,7 +113,7 @@ async fn slow_close_delays_the_eof_not_the_data() -> Result {
     let (addr, mut accepted) = manual_server().await?;
     let link = proxy.link("sc", addr).await?;
     let _t = link
-        .add(Toxic::slow_close(Duration::from_millis(300)))
+        .add(Toxic::slow_close(Duration::from_millis(1000)))
         .await?;
     let mut client = TcpStream::connect(link.listen_addr()).await?;
     let mut server = within(LONG, "accept", accepted.recv())
@@ -125,13 +125,13 @@ async fn slow_close_delays_the_eof_not_the_data() -> Result {
     let mut buf = [0u8; 3];
     client.read_exact(&mut buf).await?;
     assert!(
-        start.elapsed() < Duration::from_millis(250),
-        "data must not wait"
+        start.elapsed() < Duration::from_millis(900),
+        "data must not wait for the close"
     );
     let (rest, e) = within(LONG, "eof", read_all(&mut client)).await?;
     assert!(rest.is_empty() && e.is_none());
     assert!(
-        start.elapsed() >= Duration::from_millis(300),
+        start.elapsed() >= Duration::from_millis(1000),
         "{:?}",
         start.elapsed()
     );
@@ -446,7 +446,7 @@ async fn latency_does_not_limit_throughput() -> Result {
     assert!(back == data, "data changed");
     assert!(took >= Duration::from_millis(100), "{took:?}");
     assert!(
-        took < Duration::from_secs(8),
+        took < Duration::from_secs(15),
         "latency serialised the stream: {took:?}"
     );
     proxy.shutdown().await;
@@ -465,6 +465,48 @@ async fn enable_right_after_disable_rebinds_the_same_port() -> Result {
     }
     let mut s = TcpStream::connect(link.listen_addr()).await?;
     assert_eq!(round_trip(&mut s, b"up").await?, b"up");
+    proxy.shutdown().await;
+    Ok(())
+}
+
+/// Decided trap: bandwidth `rate: 0` holds every byte (nothing passes, nothing is lost), and
+/// removing it through the API answers at once and releases the held bytes in order.
+#[tokio::test]
+async fn bandwidth_rate_zero_holds_data_and_removal_never_blocks_the_api() -> Result {
+    let proxy = FaultProxy::start().await?;
+    let api = Api::new(&proxy);
+    let link = proxy.link("cut", echo_server().await?).await?;
+    let (s, _) = api
+        .json(
+            "POST",
+            "/proxies/cut/toxics",
+            Some(r#"{"type":"bandwidth","attributes":{"rate":0}}"#),
+        )
+        .await?;
+    assert_eq!(s, 200);
+    let data = pattern(200_000, 9);
+    let mut client = TcpStream::connect(link.listen_addr()).await?;
+    client.write_all(&data).await?;
+    let mut first = [0u8; 1];
+    let early =
+        tokio::time::timeout(Duration::from_millis(300), client.read_exact(&mut first)).await;
+    assert!(early.is_err(), "rate 0 let data through");
+    let start = Instant::now();
+    let (s, _) = within(
+        Duration::from_secs(5),
+        "DELETE",
+        api.call("DELETE", "/proxies/cut/toxics/bandwidth_downstream", None),
+    )
+    .await??;
+    assert_eq!(s, 204);
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    let mut back = vec![0u8; data.len()];
+    within(LONG, "released data", client.read_exact(&mut back)).await??;
+    assert!(back == data, "held bytes changed");
     proxy.shutdown().await;
     Ok(())
 }

@@ -53,6 +53,8 @@ impl Slicer {
                 continue;
             }
             let mut mid = (n / 2) as i64;
+            // A variation larger than half the piece cannot move the cut further anyway.
+            let var = var.min(mid);
             if var > 0 {
                 mid += cx.rng.random_range(-var..=var);
             }
@@ -159,6 +161,19 @@ mod tests {
         assert_eq!(items.len(), 4);
         assert_eq!(bytes_of(&items), b"abcdefgh");
         assert_eq!(h.now - start, Duration::from_millis(3));
+    }
+
+    #[test]
+    fn huge_variation_does_not_overflow() {
+        let mut h = slicer(1, u64::MAX, 0);
+        let data = pattern_bytes(1000);
+        h.push(&data);
+        let (items, _) = h.take();
+        assert_eq!(bytes_of(&items), data);
+    }
+
+    fn pattern_bytes(n: usize) -> Vec<u8> {
+        (0..n).map(|i| (i % 256) as u8).collect()
     }
 
     #[test]
