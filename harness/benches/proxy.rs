@@ -6,7 +6,8 @@
 //! Every figure is measured in the same run for three paths between the same client and
 //! server: **direct** loopback, the **proxy** (no toxics: the splice fast path; also without
 //! splice), and a **naive** relay (`tokio::io::copy_bidirectional` with 256 KiB buffers).
-//! Paths alternate round by round and medians are reported.
+//! Paths alternate within each round, in an order rotated every round, and medians are
+//! reported.
 //!
 //! How each path is hosted:
 //! * the proxy and the naive relay each run on a runtime of their own, on threads of their
@@ -311,6 +312,15 @@ fn process_cpu_ns() -> u64 {
         .unwrap_or(0)
 }
 
+/// The paths in the order measured in `round`: rotated every round, so that no path always
+/// runs right after the same other one (caches, CPU frequency, a neighbour's load pattern).
+fn round_order(round: usize) -> impl Iterator<Item = (usize, &'static Path)> {
+    (0..PATHS.len()).map(move |k| {
+        let i = (k + round) % PATHS.len();
+        (i, &PATHS[i])
+    })
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -328,8 +338,8 @@ fn throughput(
     let mut cpu: Vec<u64> = vec![0; PATHS.len()];
     let mut all_cpu: Vec<u64> = vec![0; PATHS.len()];
     let mut wall: Vec<f64> = vec![0.0; PATHS.len()];
-    for _ in 0..rounds {
-        for (i, p) in PATHS.iter().enumerate() {
+    for round in 0..rounds {
+        for (i, p) in round_order(round) {
             let side = match p {
                 Path::Naive => Some(&bench.relay_side),
                 Path::Proxy | Path::ProxyCopy => Some(&bench.proxy_side),
@@ -390,8 +400,8 @@ fn rtt(bench: &Bench, load: &tokio::runtime::Runtime, targets: &Targets, conns: 
     let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); PATHS.len()];
     let mut cpu: Vec<u64> = vec![0; PATHS.len()];
     let mut wall: Vec<Duration> = vec![Duration::ZERO; PATHS.len()];
-    for _ in 0..rounds {
-        for (i, p) in PATHS.iter().enumerate() {
+    for round in 0..rounds {
+        for (i, p) in round_order(round) {
             let addr = targets.get(*p);
             let side = match p {
                 Path::Naive => Some(&bench.relay_side),
