@@ -1,12 +1,29 @@
 //! Fault proxy benchmark: prints figures, asserts nothing.
 //!
-//! `cargo bench -p shakedown --bench proxy` (add `SHAKEDOWN_BENCH_QUICK=1` for a short run).
+//! `cargo bench -p shakedown --bench proxy` (add `SHAKEDOWN_BENCH_QUICK=1` for a short run,
+//! `SHAKEDOWN_BENCH_ONLY=oneway,echo,rtt,memory` for some parts only).
 //!
 //! Every figure is measured in the same run for three paths between the same client and
-//! server: **direct** loopback, the **proxy** (no toxics: the splice fast path), and a
-//! **naive** relay (`tokio::io::copy_bidirectional` with 256 KiB buffers). The proxy and the
-//! relay each run on their own single-threaded runtime, like a separate process would; bulk
-//! clients and servers are plain blocking threads.
+//! server: **direct** loopback, the **proxy** (no toxics: the splice fast path; also without
+//! splice), and a **naive** relay (`tokio::io::copy_bidirectional` with 256 KiB buffers).
+//! Paths alternate within each round, in an order rotated every round, and medians are
+//! reported.
+//!
+//! How each path is hosted:
+//! * the proxy and the naive relay each run on a runtime of their own, on threads of their
+//!   own, like a separate process would: one current-thread runtime each by default, or a
+//!   multi-thread runtime with `SHAKEDOWN_BENCH_RELAY_THREADS=N` workers each (same for both);
+//! * bulk clients and servers are plain blocking threads (the echo client writes and reads on
+//!   two threads; the servers use a thread per connection), identical for all paths;
+//! * round-trip clients and the async echo server share a separate 2-worker runtime, identical
+//!   for all paths; direct has no relay at all.
+//!
+//! Next to each throughput the bench prints `cores busy`: CPU time of the whole process per
+//! wall second. On a machine with spare cores the relay runs in parallel and the ratio shows
+//! the relay's latency; when `cores busy` reaches the cores actually available (shared
+//! machines), every path is CPU-bound and the ratio to direct is roughly the ratio of CPU per
+//! GB, dominated by the kernel's TCP work for the extra loopback hop. `relay busy` is the
+//! relay threads' CPU per wall second: below 1.0 a relay is not limited by its own thread.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -41,20 +58,41 @@ impl Path {
     }
 }
 
-/// A runtime on its own thread, kept alive for the whole run.
+/// A runtime on threads of its own, kept alive for the whole run.
 struct Side {
     handle: tokio::runtime::Handle,
+    /// The thread driving the runtime (`block_on`).
     tid: i32,
+    /// Name prefix of the runtime's worker threads (multi-thread runtime only).
+    workers: Option<String>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 impl Side {
-    /// Nanoseconds this runtime's thread has spent on a CPU (user + kernel).
+    /// Nanoseconds this runtime's threads have spent on a CPU (user + kernel).
     fn cpu_ns(&self) -> u64 {
-        std::fs::read_to_string(format!("/proc/self/task/{}/schedstat", self.tid))
-            .ok()
-            .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
-            .unwrap_or(0)
+        let sched = |tid: &str| -> u64 {
+            std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat"))
+                .ok()
+                .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+                .unwrap_or(0)
+        };
+        let mut total = sched(&self.tid.to_string());
+        if let Some(prefix) = &self.workers {
+            // Thread names are cut to 15 bytes in `comm`.
+            let prefix = &prefix[..prefix.len().min(15)];
+            if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
+                for entry in dir.flatten() {
+                    let tid = entry.file_name().to_string_lossy().into_owned();
+                    let comm =
+                        std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+                    if comm.trim_end() == prefix {
+                        total += sched(&tid);
+                    }
+                }
+            }
+        }
+        total
     }
 }
 
@@ -66,14 +104,25 @@ fn current_tid() -> i32 {
         .unwrap_or(0)
 }
 
-fn side_runtime(name: &str) -> Result<Side> {
+/// A runtime for one relay: current-thread on its own thread, or with `threads` > 0 a
+/// multi-thread runtime whose workers are named `<name>-worker`.
+fn side_runtime(name: &str, threads: usize) -> Result<Side> {
+    let thread_name = name.to_string();
     let (htx, hrx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     thread::Builder::new().name(name.into()).spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let rt = if threads > 0 {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(threads)
+                .thread_name(format!("{thread_name}-worker"))
+                .enable_all()
+                .build()
+        } else {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        }
+        .expect("runtime");
         let _ = htx.send((rt.handle().clone(), current_tid()));
         rt.block_on(async {
             let _ = stop_rx.await;
@@ -83,6 +132,7 @@ fn side_runtime(name: &str) -> Result<Side> {
     Ok(Side {
         handle,
         tid,
+        workers: (threads > 0).then(|| format!("{name}-worker")),
         _stop: stop_tx,
     })
 }
@@ -262,6 +312,15 @@ fn process_cpu_ns() -> u64 {
         .unwrap_or(0)
 }
 
+/// The paths in the order measured in `round`: rotated every round, so that no path always
+/// runs right after the same other one (caches, CPU frequency, a neighbour's load pattern).
+fn round_order(round: usize) -> impl Iterator<Item = (usize, &'static Path)> {
+    (0..PATHS.len()).map(move |k| {
+        let i = (k + round) % PATHS.len();
+        (i, &PATHS[i])
+    })
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -278,8 +337,9 @@ fn throughput(
     let mut results: Vec<Vec<f64>> = vec![Vec::new(); PATHS.len()];
     let mut cpu: Vec<u64> = vec![0; PATHS.len()];
     let mut all_cpu: Vec<u64> = vec![0; PATHS.len()];
-    for _ in 0..rounds {
-        for (i, p) in PATHS.iter().enumerate() {
+    let mut wall: Vec<f64> = vec![0.0; PATHS.len()];
+    for round in 0..rounds {
+        for (i, p) in round_order(round) {
             let side = match p {
                 Path::Naive => Some(&bench.relay_side),
                 Path::Proxy | Path::ProxyCopy => Some(&bench.proxy_side),
@@ -287,7 +347,9 @@ fn throughput(
             };
             let before = side.map_or(0, Side::cpu_ns);
             let all_before = process_cpu_ns();
+            let started = Instant::now();
             results[i].push(f(targets.get(*p), total)?);
+            wall[i] += started.elapsed().as_secs_f64();
             cpu[i] += side.map_or(0, Side::cpu_ns) - before;
             all_cpu[i] += process_cpu_ns().saturating_sub(all_before);
         }
@@ -300,12 +362,16 @@ fn throughput(
     );
     for (i, p) in PATHS.iter().enumerate() {
         let all = all_cpu[i] as f64 / 1e6 / gb_moved;
+        let busy = all_cpu[i] as f64 / 1e9 / wall[i];
         let relay_cpu = if i == 0 {
-            format!("                             all threads {all:>5.0} ms per GB")
+            format!(
+                "                             all threads {all:>5.0} ms per GB   cores busy {busy:.2}"
+            )
         } else {
             format!(
-                "   relay CPU {:>4.0} ms per GB   all threads {all:>5.0} ms per GB",
-                cpu[i] as f64 / 1e6 / gb_moved
+                "   relay CPU {:>4.0} ms per GB   all threads {all:>5.0} ms per GB   cores busy {busy:.2}   relay busy {:.2}",
+                cpu[i] as f64 / 1e6 / gb_moved,
+                cpu[i] as f64 / 1e9 / wall[i]
             )
         };
         println!(
@@ -334,8 +400,8 @@ fn rtt(bench: &Bench, load: &tokio::runtime::Runtime, targets: &Targets, conns: 
     let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); PATHS.len()];
     let mut cpu: Vec<u64> = vec![0; PATHS.len()];
     let mut wall: Vec<Duration> = vec![Duration::ZERO; PATHS.len()];
-    for _ in 0..rounds {
-        for (i, p) in PATHS.iter().enumerate() {
+    for round in 0..rounds {
+        for (i, p) in round_order(round) {
             let addr = targets.get(*p);
             let side = match p {
                 Path::Naive => Some(&bench.relay_side),
@@ -475,8 +541,12 @@ fn idle_memory(bench: &Bench, load: &tokio::runtime::Runtime, targets: &Targets)
 
 fn main() -> Result {
     let quick = std::env::var_os("SHAKEDOWN_BENCH_QUICK").is_some_and(|v| v != "0");
-    let proxy_side = side_runtime("proxy")?;
-    let relay_side = side_runtime("naive-relay")?;
+    let relay_threads: usize = std::env::var("SHAKEDOWN_BENCH_RELAY_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let proxy_side = side_runtime("proxy", relay_threads)?;
+    let relay_side = side_runtime("naive", relay_threads)?;
     let proxy = proxy_side
         .handle
         .block_on(FaultProxy::builder().seed(1).start())?;
@@ -497,8 +567,14 @@ fn main() -> Result {
         .enable_all()
         .build()?;
     println!(
-        "shakedown fault proxy benchmark{}",
-        if quick { " (quick)" } else { "" }
+        "shakedown fault proxy benchmark{}; proxy and naive relay each on {}; {} CPUs online",
+        if quick { " (quick)" } else { "" },
+        if relay_threads == 0 {
+            "a current-thread runtime".to_string()
+        } else {
+            format!("a {relay_threads}-worker runtime")
+        },
+        thread::available_parallelism().map_or(0, |n| n.get())
     );
 
     if run("oneway") {

@@ -416,13 +416,13 @@ impl Flow {
                 if self.buf.capacity() - self.buf.len() < 4096 {
                     self.buf.reserve(READ_CHUNK);
                 }
-                match src.try_read_buf(&mut self.buf) {
-                    Ok(0) => {
+                match read_buf(src, &mut self.buf) {
+                    Ok((0, _)) => {
                         self.src_eof = true;
                         let now = self.clock();
                         self.deliver(0, Item::Eof, now);
                     }
-                    Ok(n) => {
+                    Ok((n, drained)) => {
                         moved += n;
                         self.bulk = n >= SMALL_READ;
                         self.counters.received[self.slot()].fetch_add(n as u64, Ordering::Relaxed);
@@ -431,6 +431,10 @@ impl Flow {
                         self.deliver(0, Item::Data(data), now);
                         if self.bypass() {
                             self.write_some(dst)?;
+                        }
+                        if drained {
+                            // Readiness is cleared: no read that would only say EAGAIN.
+                            return Ok(());
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
@@ -475,6 +479,30 @@ impl Flow {
             let _ = socket2::SockRef::from(dst).shutdown(std::net::Shutdown::Write);
         }
         Ok(())
+    }
+}
+
+/// Reads into `buf`'s spare capacity. Returns the count and whether the read was short: the
+/// socket's receive queue was then empty, so its read readiness is cleared (as Tokio's own
+/// `poll_read` does) and the caller need not read again only to get `EAGAIN`. Bytes arriving
+/// after the read raise a new readiness event, which clearing never drops.
+fn read_buf(src: &TcpStream, buf: &mut BytesMut) -> io::Result<(usize, bool)> {
+    let asked = buf.capacity() - buf.len();
+    let mut got = None;
+    let result = src.try_io(tokio::io::Interest::READABLE, || {
+        let n = src.try_read_buf(buf)?;
+        got = Some(n);
+        if n > 0 && n < asked {
+            // Clears the readiness observed before this read.
+            Err(io::ErrorKind::WouldBlock.into())
+        } else {
+            Ok(n)
+        }
+    });
+    match (result, got) {
+        (_, Some(n)) => Ok((n, n > 0 && n < asked)),
+        (Err(e), None) => Err(e),
+        (Ok(n), None) => Ok((n, false)),
     }
 }
 
