@@ -104,7 +104,7 @@ pub async fn serve_issuer(args: Vec<String>) -> Result<(), String> {
             get(|| async { crate::clock_probe::now_nanos().to_string() }),
         )
         .with_state(issuer);
-    listen(args.listen, router, "token issuer", args.variant).await
+    crate::reference::serve_http("token issuer", args.variant, args.listen, router).await
 }
 
 struct Api {
@@ -130,17 +130,7 @@ pub async fn serve_api(args: Vec<String>) -> Result<(), String> {
     let router = Router::new()
         .route("/resource", get(resource))
         .with_state(api);
-    listen(args.listen, router, "token api", args.variant).await
-}
-
-async fn listen(addr: SocketAddr, router: Router, what: &str, mode: Mode) -> Result<(), String> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("bind {addr}: {e}"))?;
-    println!("{what} ({mode:?}) listening on {addr}");
-    axum::serve(listener, router)
-        .await
-        .map_err(|e| e.to_string())
+    crate::reference::serve_http("token api", args.variant, args.listen, router).await
 }
 
 fn nanos_to_time(n: i128) -> SystemTime {

@@ -33,22 +33,8 @@ impl ClockSkewSuite {
         variant: Variant,
         run: &RunOptions,
     ) -> Result<SuiteRun, SuiteError> {
-        let mode = match variant {
-            Variant::Naive => "naive",
-            Variant::Hardened => "hardened",
-            Variant::Custom => {
-                return Err(SuiteError::new(
-                    NAME,
-                    "pick a variant",
-                    "the reference runs naive or hardened; for your own services call clock_skew::check",
-                ))
-            }
-        };
-        let binary = match &self.binary {
-            Some(b) => b.clone(),
-            None => crate::reference::shakedown_binary()
-                .map_err(|e| SuiteError::new(NAME, "find the reference binary", e))?,
-        };
+        let mode = crate::reference::variant_mode(NAME, variant)?;
+        let binary = crate::reference::binary_for(NAME, &self.binary)?;
         let topology = Topology::start()
             .await
             .map_err(|e| SuiteError::new(NAME, "start the topology", e))?;

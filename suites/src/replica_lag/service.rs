@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use clap::{Parser, ValueEnum};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 use super::Profile;
 
@@ -62,48 +62,15 @@ pub async fn serve(args: Vec<String>) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let app = Arc::new(App {
         mode: args.variant,
-        primary: connect(&args.primary).await?,
-        replica: connect(&args.replica).await?,
+        primary: crate::reference::connect_pg(&args.primary).await?,
+        replica: crate::reference::connect_pg(&args.replica).await?,
         read_wait: Duration::from_millis(args.read_wait_ms),
     });
     let router = Router::new()
         .route("/profiles/{id}", get(load).put(save))
         .route("/health", get(|| async { "ok" }))
         .with_state(app);
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|e| format!("bind {}: {e}", args.listen))?;
-    println!(
-        "profiles service ({:?}) listening on {}",
-        args.variant, args.listen
-    );
-    axum::serve(listener, router)
-        .await
-        .map_err(|e| e.to_string())
-}
-
-async fn connect(url: &str) -> Result<Client, String> {
-    let started = Instant::now();
-    loop {
-        match tokio_postgres::connect(url, NoTls).await {
-            Ok((client, conn)) => {
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        eprintln!("database connection lost: {e}");
-                    }
-                });
-                return Ok(client);
-            }
-            Err(e) if started.elapsed() > Duration::from_secs(30) => {
-                return Err(format!("connect to {url}: {e}"))
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-}
-
-fn internal(e: impl std::fmt::Display) -> Response {
-    (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
+    crate::reference::serve_http("profiles service", args.variant, args.listen, router).await
 }
 
 async fn save(
@@ -131,7 +98,7 @@ async fn save(
         )
         .await;
     if let Err(e) = res {
-        return internal(e);
+        return crate::reference::internal_error(e);
     }
     match app.mode {
         Mode::Naive => StatusCode::NO_CONTENT.into_response(),
@@ -143,7 +110,7 @@ async fn save(
                 .await
             {
                 Ok(row) => row.get(0),
-                Err(e) => return internal(e),
+                Err(e) => return crate::reference::internal_error(e),
             };
             let cookie = format!("rw_lsn={lsn}; Path=/; HttpOnly; SameSite=Lax");
             let mut resp = StatusCode::NO_CONTENT.into_response();
@@ -201,7 +168,7 @@ async fn load(State(app): State<Arc<App>>, Path(id): Path<String>, headers: Head
         (Mode::Naive, _) | (Mode::Hardened, None) => false,
         (Mode::Hardened, Some(lsn)) => match replica_has(&app.replica, &lsn, app.read_wait).await {
             Ok(caught_up) => !caught_up,
-            Err(e) => return internal(e),
+            Err(e) => return crate::reference::internal_error(e),
         },
     };
     let (db, served_by) = if use_primary {
@@ -217,7 +184,7 @@ async fn load(State(app): State<Arc<App>>, Path(id): Path<String>, headers: Head
         .await
     {
         Ok(r) => r,
-        Err(e) => return internal(e),
+        Err(e) => return crate::reference::internal_error(e),
     };
     let served = [("x-served-by", served_by)];
     match row {

@@ -32,18 +32,8 @@ impl ReplicaLagSuite {
         run: &RunOptions,
     ) -> Result<SuiteRun, SuiteError> {
         const NAME: &str = "replica_lag";
-        let mode = match variant {
-            Variant::Naive => "naive",
-            Variant::Hardened => "hardened",
-            Variant::Custom => {
-                return Err(SuiteError::new(NAME, "pick a variant", "the reference runs naive or hardened; for your own service call replica_lag::check"))
-            }
-        };
-        let binary = match &self.binary {
-            Some(b) => b.clone(),
-            None => crate::reference::shakedown_binary()
-                .map_err(|e| SuiteError::new(NAME, "find the reference binary", e))?,
-        };
+        let mode = crate::reference::variant_mode(NAME, variant)?;
+        let binary = crate::reference::binary_for(NAME, &self.binary)?;
         run.progress(format!(
             "starting PostgreSQL (primary + {} replica)",
             self.options.replica + 1

@@ -17,7 +17,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -30,7 +30,7 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan, Zoned};
 use shakedown_fixtures::tenants::Tenant;
 use tokio::sync::Mutex;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 /// Which behaviour the service has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -74,7 +74,7 @@ pub async fn serve(args: Vec<String>) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let app = Arc::new(App {
         mode: args.variant,
-        db: connect(&args.db).await?,
+        db: crate::reference::connect_pg(&args.db).await?,
         pass: Mutex::new(()),
     });
     if args.tick_ms > 0 {
@@ -94,40 +94,7 @@ pub async fn serve(args: Vec<String>) -> Result<(), String> {
         .route("/tick", post(tick))
         .route("/reports/{tenant}/{day}", get(report))
         .with_state(app);
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|e| format!("bind {}: {e}", args.listen))?;
-    println!(
-        "billing service ({:?}) listening on {}",
-        args.variant, args.listen
-    );
-    axum::serve(listener, router)
-        .await
-        .map_err(|e| e.to_string())
-}
-
-async fn connect(url: &str) -> Result<Client, String> {
-    let started = Instant::now();
-    loop {
-        match tokio_postgres::connect(url, NoTls).await {
-            Ok((client, conn)) => {
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        eprintln!("database connection lost: {e}");
-                    }
-                });
-                return Ok(client);
-            }
-            Err(e) if started.elapsed() > Duration::from_secs(30) => {
-                return Err(format!("connect to {url}: {e}"))
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-}
-
-fn internal(e: impl std::fmt::Display) -> Response {
-    (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
+    crate::reference::serve_http("billing service", args.variant, args.listen, router).await
 }
 
 async fn add_tenant(State(app): State<Arc<App>>, Json(t): Json<Tenant>) -> Response {
@@ -148,14 +115,14 @@ async fn add_tenant(State(app): State<Arc<App>>, Json(t): Json<Tenant>) -> Respo
         .await
     {
         Ok(_) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => internal(e),
+        Err(e) => crate::reference::internal_error(e),
     }
 }
 
 async fn tick(State(app): State<Arc<App>>) -> Response {
     match pass(&app).await {
         Ok(charged) => Json(serde_json::json!({ "charged": charged })).into_response(),
-        Err(e) => internal(e),
+        Err(e) => crate::reference::internal_error(e),
     }
 }
 
@@ -258,7 +225,7 @@ async fn report(
             {
                 Ok(Some(r)) => r.get::<_, String>(0),
                 Ok(None) => return (StatusCode::NOT_FOUND, "no such tenant").into_response(),
-                Err(e) => return internal(e),
+                Err(e) => return crate::reference::internal_error(e),
             };
             let window = TimeZone::get(&zone).and_then(|tz| {
                 let from = date.to_zoned(tz.clone())?.timestamp();
@@ -266,7 +233,9 @@ async fn report(
                 Ok((from.to_string(), to.to_string()))
             });
             let Ok((from, to)) = window else {
-                return internal(format!("tenant {tenant}: bad zone `{zone}`"));
+                return crate::reference::internal_error(format!(
+                    "tenant {tenant}: bad zone `{zone}`"
+                ));
             };
             app.db
                 .query_one(
@@ -281,6 +250,6 @@ async fn report(
         Ok(row) => {
             Json(serde_json::json!({ "charges": row.get::<_, i64>(0).max(0) })).into_response()
         }
-        Err(e) => internal(e),
+        Err(e) => crate::reference::internal_error(e),
     }
 }

@@ -33,20 +33,8 @@ impl TimezoneSuite {
         variant: Variant,
         run: &RunOptions,
     ) -> Result<SuiteRun, SuiteError> {
-        let mode = match variant {
-            Variant::Naive => "naive",
-            Variant::Hardened => "hardened",
-            Variant::Custom => return Err(SuiteError::new(
-                NAME,
-                "pick a variant",
-                "the reference runs naive or hardened; for your own scheduler call timezone::check",
-            )),
-        };
-        let binary = match &self.binary {
-            Some(b) => b.clone(),
-            None => crate::reference::shakedown_binary()
-                .map_err(|e| SuiteError::new(NAME, "find the reference binary", e))?,
-        };
+        let mode = crate::reference::variant_mode(NAME, variant)?;
+        let binary = crate::reference::binary_for(NAME, &self.binary)?;
         let o = &self.options;
         run.progress(format!("starting PostgreSQL (timezone {})", o.db_zone));
         let pg = PgCluster::builder()
