@@ -120,7 +120,8 @@ pub async fn status(docker: &Docker, recipe: &ImageRecipe) -> Result<ImageState>
     }
 }
 
-/// Removes shakedown-built images (those with [`RECIPE_LABEL`]) whose tags are not in `keep`;
+/// Removes shakedown-built images (those with [`RECIPE_LABEL`]) whose tags are not in `keep`, and
+/// untagged ones;
 /// images still used by a container are left alone. Returns how many were removed.
 pub async fn remove_other_builds(docker: &Docker, keep: &[String]) -> Result<usize> {
     use std::collections::HashMap;
@@ -138,6 +139,15 @@ pub async fn remove_other_builds(docker: &Docker, keep: &[String]) -> Result<usi
         .map_err(|source| Error::docker("list images labelled", RECIPE_LABEL, source))?;
     let mut removed = 0;
     for img in images {
+        // Untagged leftovers of a rebuild (`--force`) go too.
+        let untagged = img.repo_tags.iter().all(|t| t == "<none>:<none>");
+        if untagged {
+            let opts = RemoveImageOptionsBuilder::new().force(false).build();
+            if docker.remove_image(&img.id, Some(opts), None).await.is_ok() {
+                removed += 1;
+            }
+            continue;
+        }
         for tag in img.repo_tags.iter().filter(|t| !keep.contains(t)) {
             let opts = RemoveImageOptionsBuilder::new().force(false).build();
             if docker.remove_image(tag, Some(opts), None).await.is_ok() {
