@@ -219,6 +219,19 @@ impl<F: Clone + PartialEq + std::fmt::Debug, V: Clone> Recorder<F, V> {
         })
     }
 
+    /// A fault starting or ending now: placed after every entry recorded so far.
+    pub fn fault_event(
+        &self,
+        action: crate::fault::FaultAction,
+        fault: &crate::fault::Fault,
+    ) -> crate::fault::FaultEvent {
+        crate::fault::FaultEvent {
+            at_op: self.len() as u64,
+            action,
+            fault: fault.clone(),
+        }
+    }
+
     /// A copy of the history so far.
     pub fn snapshot(&self) -> History<F, V> {
         self.lock().clone()

@@ -72,6 +72,30 @@ pub struct SuiteRun {
     pub history: serde_json::Value,
 }
 
+impl SuiteRun {
+    /// The report of a finished run (verdict composed from `checks`, workload counted from the
+    /// history) and the history as JSON.
+    pub fn new<F, V>(
+        suite: &str,
+        variant: Variant,
+        seed: u64,
+        faults: Vec<crate::fault::FaultEvent>,
+        history: &crate::history::History<F, V>,
+        sessions: u64,
+        checks: Vec<crate::checker::CheckResult>,
+    ) -> Result<Self, serde_json::Error>
+    where
+        F: Serialize + Clone + PartialEq + std::fmt::Debug,
+        V: Serialize,
+    {
+        let workload = crate::report::WorkloadSummary::of(history, sessions);
+        Ok(SuiteRun {
+            report: Report::new(suite, variant, seed, faults, workload, checks),
+            history: serde_json::to_value(history)?,
+        })
+    }
+}
+
 /// Why a suite run could not finish (as opposed to finishing with anomalies).
 #[derive(Debug, thiserror::Error)]
 #[error("suite `{suite}` could not {step}: {source}")]

@@ -6,8 +6,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use shakedown::checker::check_safe;
 use shakedown::history::Recorder;
-use shakedown::report::{Report, WorkloadSummary};
-use shakedown::{ClockOffset, Fault, FaultAction, FaultEvent, Node, SuiteError, SuiteRun, Variant};
+use shakedown::{ClockOffset, Fault, FaultAction, Node, SuiteError, SuiteRun, Variant};
 
 use super::{ClientError, Probe, TokenChecker, TokenOp, TokenSystem};
 
@@ -115,7 +114,7 @@ pub async fn check<S: TokenSystem>(
             }
         }
         for f in &injected {
-            faults.push(event(&rec, FaultAction::Inject, f));
+            faults.push(rec.fault_event(FaultAction::Inject, f));
         }
         let mut skew = step.issuer.minus(step.validator);
         let half = options.fresh_per_step / 2;
@@ -132,7 +131,7 @@ pub async fn check<S: TokenSystem>(
                 target: issuer.name().into(),
                 by,
             };
-            faults.push(event(&rec, FaultAction::Inject, &jump));
+            faults.push(rec.fault_event(FaultAction::Inject, &jump));
             injected.push(jump);
             skew = skew.plus(by);
         }
@@ -163,29 +162,13 @@ pub async fn check<S: TokenSystem>(
                 .map_err(|e| err("reset a node's clock", e))?;
         }
         for f in &injected {
-            faults.push(event(&rec, FaultAction::Heal, f));
+            faults.push(rec.fault_event(FaultAction::Heal, f));
         }
     }
     let history = rec.snapshot();
     let checks = vec![check_safe(&TokenChecker::default(), &history)];
-    let report = Report::new(
-        SUITE,
-        variant,
-        options.seed,
-        faults,
-        WorkloadSummary::of(&history, 1),
-        checks,
-    );
-    let history = serde_json::to_value(&history).map_err(|e| err("serialise the history", e))?;
-    Ok(SuiteRun { report, history })
-}
-
-fn event(rec: &Rec, action: FaultAction, fault: &Fault) -> FaultEvent {
-    FaultEvent {
-        at_op: rec.len() as u64,
-        action,
-        fault: fault.clone(),
-    }
+    SuiteRun::new(SUITE, variant, options.seed, faults, &history, 1, checks)
+        .map_err(|e| err("serialise the history", e))
 }
 
 async fn fresh<S: TokenSystem>(

@@ -9,8 +9,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use shakedown::checker::{check_safe, ReadYourWritesChecker, RegisterOp, RegisterValue};
 use shakedown::history::Recorder;
-use shakedown::report::{Report, WorkloadSummary};
-use shakedown::{Fault, FaultAction, FaultEvent, SuiteError, SuiteRun, Variant};
+use shakedown::{Fault, FaultAction, SuiteError, SuiteRun, Variant};
 use shakedown_fixtures::PgCluster;
 
 use super::{ClientError, Profile, ProfileService, ProfileSession};
@@ -88,13 +87,6 @@ pub async fn check<S: ProfileService>(
     let target = replica.name().to_string();
     let rec = Rec::new();
     let mut faults = Vec::new();
-    let mut event = |rec: &Rec, action, fault: &Fault| {
-        faults.push(FaultEvent {
-            at_op: rec.len() as u64,
-            action,
-            fault: fault.clone(),
-        })
-    };
 
     let delay = Fault::ReplicaApplyDelay {
         target: target.clone(),
@@ -104,7 +96,7 @@ pub async fn check<S: ProfileService>(
         .set_lag(options.apply_delay)
         .await
         .map_err(|e| err("inject the apply delay", e))?;
-    event(&rec, FaultAction::Inject, &delay);
+    faults.push(rec.fault_event(FaultAction::Inject, &delay));
     phase(service, &rec, options, 0).await?;
     replica
         .set_lag(Duration::ZERO)
@@ -114,14 +106,14 @@ pub async fn check<S: ProfileService>(
         .wait_until_caught_up(options.apply_delay + Duration::from_secs(30))
         .await
         .map_err(|e| err("let the replica catch up", e))?;
-    event(&rec, FaultAction::Heal, &delay);
+    faults.push(rec.fault_event(FaultAction::Heal, &delay));
 
     let paused = Fault::ReplayPaused { target };
     replica
         .pause_replay()
         .await
         .map_err(|e| err("pause replay", e))?;
-    event(&rec, FaultAction::Inject, &paused);
+    faults.push(rec.fault_event(FaultAction::Inject, &paused));
     phase(service, &rec, options, 1).await?;
     replica
         .resume_replay()
@@ -131,20 +123,20 @@ pub async fn check<S: ProfileService>(
         .wait_until_caught_up(Duration::from_secs(30))
         .await
         .map_err(|e| err("let the replica catch up", e))?;
-    event(&rec, FaultAction::Heal, &paused);
+    faults.push(rec.fault_event(FaultAction::Heal, &paused));
 
     let history = rec.snapshot();
     let checks = vec![check_safe(&ReadYourWritesChecker, &history)];
-    let report = Report::new(
+    SuiteRun::new(
         SUITE,
         variant,
         options.seed,
         faults,
-        WorkloadSummary::of(&history, options.sessions),
+        &history,
+        options.sessions,
         checks,
-    );
-    let history = serde_json::to_value(&history).map_err(|e| err("serialise the history", e))?;
-    Ok(SuiteRun { report, history })
+    )
+    .map_err(|e| err("serialise the history", e))
 }
 
 async fn phase<S: ProfileService>(

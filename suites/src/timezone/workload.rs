@@ -5,7 +5,6 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use shakedown::checker::check_safe;
 use shakedown::history::Recorder;
-use shakedown::report::{Report, WorkloadSummary};
 use shakedown::{Fault, FaultAction, FaultEvent, Node, SuiteError, SuiteRun, Variant};
 use shakedown_fixtures::tenants::{fake_tenants, Tenant, TENANT_ZONES};
 
@@ -115,7 +114,7 @@ pub async fn check<S: BillingSystem>(
         });
     }
     for f in &standing {
-        faults.push(event(&rec, FaultAction::Inject, f));
+        faults.push(rec.fault_event(FaultAction::Inject, f));
     }
     for at in options.window.instants() {
         try_join_all(clocks.iter().map(|n| n.clock().jump_to(system_time(at))))
@@ -153,7 +152,7 @@ pub async fn check<S: BillingSystem>(
             .map_err(|e| err("reset a clock", e))?;
     }
     for f in &standing {
-        faults.push(event(&rec, FaultAction::Heal, f));
+        faults.push(rec.fault_event(FaultAction::Heal, f));
     }
     for t in &tenants {
         let tz = TimeZone::get(&t.zone).map_err(|e| err("load a tenant's zone", e))?;
@@ -177,24 +176,8 @@ pub async fn check<S: BillingSystem>(
     let history = rec.snapshot();
     let checker = TimezoneChecker::new(tenants.clone(), options.window);
     let checks = vec![check_safe(&checker, &history)];
-    let report = Report::new(
-        SUITE,
-        variant,
-        options.seed,
-        faults,
-        WorkloadSummary::of(&history, 1),
-        checks,
-    );
-    let history = serde_json::to_value(&history).map_err(|e| err("serialise the history", e))?;
-    Ok(SuiteRun { report, history })
-}
-
-fn event(rec: &Rec, action: FaultAction, fault: &Fault) -> FaultEvent {
-    FaultEvent {
-        at_op: rec.len() as u64,
-        action,
-        fault: fault.clone(),
-    }
+    SuiteRun::new(SUITE, variant, options.seed, faults, &history, 1, checks)
+        .map_err(|e| err("serialise the history", e))
 }
 
 /// The tenants a run with `seed` registers.
