@@ -16,11 +16,14 @@
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
+mod client_error;
 pub mod clock_probe;
 pub mod clock_skew;
 pub mod reference;
 pub mod replica_lag;
 pub mod timezone;
+
+pub use client_error::ClientError;
 
 /// Every suite, for the `shakedown` command.
 pub fn app() -> shakedown::cli::App {

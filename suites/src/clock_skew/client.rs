@@ -4,16 +4,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use shakedown::ClockOffset;
 
-/// Why a client call did not succeed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ClientError {
-    /// The call certainly had no effect.
-    #[error("failed: {0}")]
-    Failed(String),
-    /// The outcome is unknown (timeout, connection lost mid-call).
-    #[error("outcome unknown: {0}")]
-    Unknown(String),
-}
+pub use crate::ClientError;
 
 /// What the API answered to a call carrying a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,14 +62,6 @@ impl HttpTokens {
     }
 }
 
-fn classify(e: reqwest::Error) -> ClientError {
-    if e.is_connect() || e.is_builder() {
-        ClientError::Failed(e.to_string())
-    } else {
-        ClientError::Unknown(e.to_string())
-    }
-}
-
 #[derive(Deserialize)]
 struct Issued {
     token: String,
@@ -92,7 +75,7 @@ impl TokenSystem for HttpTokens {
             .json(&serde_json::json!({ "sub": subject, "ttl_s": ttl.as_secs() }))
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(ClientError::from)?;
         if !resp.status().is_success() {
             return Err(ClientError::Failed(format!(
                 "issuer: HTTP {}",
@@ -113,7 +96,7 @@ impl TokenSystem for HttpTokens {
             .bearer_auth(token)
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(ClientError::from)?;
         let skew_reported = resp
             .headers()
             .get("x-clock-skew-ms")

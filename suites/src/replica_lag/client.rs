@@ -18,16 +18,7 @@ pub struct Profile {
     pub version: u64,
 }
 
-/// Why a client call did not succeed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ClientError {
-    /// The call certainly had no effect (refused, 4xx/5xx before applying).
-    #[error("failed: {0}")]
-    Failed(String),
-    /// The outcome is unknown (timeout, connection lost mid-call).
-    #[error("outcome unknown: {0}")]
-    Unknown(String),
-}
+pub use crate::ClientError;
 
 /// The service under test, as the suite needs it: it opens user sessions.
 pub trait ProfileService: Send + Sync {
@@ -98,14 +89,6 @@ impl ProfileService for HttpProfiles {
     }
 }
 
-fn classify(e: reqwest::Error) -> ClientError {
-    if e.is_connect() || e.is_builder() {
-        ClientError::Failed(e.to_string())
-    } else {
-        ClientError::Unknown(e.to_string())
-    }
-}
-
 impl ProfileSession for HttpSession {
     async fn save(&mut self, profile: &Profile) -> Result<(), ClientError> {
         let resp = self
@@ -114,7 +97,7 @@ impl ProfileSession for HttpSession {
             .json(profile)
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(ClientError::from)?;
         match resp.status() {
             s if s.is_success() => Ok(()),
             s if s.is_client_error() => Err(ClientError::Failed(format!("HTTP {s}"))),
@@ -128,7 +111,7 @@ impl ProfileSession for HttpSession {
             .get(format!("{}/profiles/{id}", self.base))
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(ClientError::from)?;
         let served_by = resp
             .headers()
             .get("x-served-by")

@@ -5,16 +5,7 @@ use jiff::civil::Date;
 use serde::Deserialize;
 use shakedown_fixtures::tenants::Tenant;
 
-/// Why a client call did not succeed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ClientError {
-    /// The call certainly had no effect.
-    #[error("failed: {0}")]
-    Failed(String),
-    /// The outcome is unknown (timeout, connection lost mid-call).
-    #[error("outcome unknown: {0}")]
-    Unknown(String),
-}
+pub use crate::ClientError;
 
 /// The billing scheduler under test, as the suite needs it.
 ///
@@ -64,14 +55,6 @@ impl HttpBilling {
     }
 }
 
-fn classify(e: reqwest::Error) -> ClientError {
-    if e.is_connect() || e.is_builder() {
-        ClientError::Failed(e.to_string())
-    } else {
-        ClientError::Unknown(e.to_string())
-    }
-}
-
 async fn body<T: for<'de> Deserialize<'de>>(resp: reqwest::Response) -> Result<T, ClientError> {
     let status = resp.status();
     if !status.is_success() {
@@ -104,7 +87,7 @@ impl BillingSystem for HttpBilling {
             .json(tenant)
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(ClientError::from)?;
         if resp.status().is_success() {
             Ok(())
         } else {
@@ -118,7 +101,7 @@ impl BillingSystem for HttpBilling {
             .post(format!("{}/tick", self.base))
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(ClientError::from)?;
         Ok(body::<Charged>(resp).await?.charged)
     }
 
@@ -128,7 +111,7 @@ impl BillingSystem for HttpBilling {
             .get(format!("{}/reports/{tenant}/{day}", self.base))
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(ClientError::from)?;
         Ok(body::<Counted>(resp).await?.charges)
     }
 }
