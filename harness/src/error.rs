@@ -102,6 +102,18 @@ pub enum Error {
     /// A history broke the client protocol (a completion with no open invocation …).
     #[error("invalid history: {0}")]
     History(String),
+    /// A report was asked for an anomaly class that none of its checkers declares.
+    #[error(
+        "suite `{suite}` has no anomaly class `{class}` (its checkers declare: {known}); check the spelling"
+    )]
+    UnknownAnomaly {
+        /// The suite.
+        suite: String,
+        /// The class asked for.
+        class: String,
+        /// The classes its checkers declare, comma-separated.
+        known: String,
+    },
     /// A node's image lacks the libfaketime library its fake clock preloads.
     #[error(
         "node `{node}`: image `{image}` has no `{library}`, so its clock cannot be faked; \

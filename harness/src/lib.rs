@@ -1,6 +1,6 @@
 //! shakedown: the chaos-testing engine.
 //!
-//! A map of the code (start with [`Topology`] and [`history`]):
+//! A map of the code (start with [`Topology`] for real systems and [`Run`] for a workload):
 //!
 //! | module | what it holds |
 //! | --- | --- |
@@ -9,18 +9,18 @@
 //! | [`docker`] | the engine client, run labels, the sweep of leftovers |
 //! | [`proxy`] | the Toxiproxy-compatible TCP fault proxy: embedded, as `shakedown proxy`, or as a node |
 //! | [`clock`] | per-node wall clocks (libfaketime) and in-process clocks for unit tests |
-//! | [`fault`] | faults as data, placed in the history |
-//! | [`history`] | operations as invoke → ok / fail / info, recorded concurrently |
-//! | [`checker`] | pure judgements over histories |
+//! | [`run`] | a [`Run`]: calls recorded with their times, nemeses injected and healed, checkers at the end |
+//! | [`fault`] | faults as data ([`Fault`]), as actions ([`fault::Nemesis`], [`fault::nemeses`]), and the [`fault::Timeline`] |
+//! | [`history`] | operations as invoke → ok / fail / info, with times, recorded concurrently |
+//! | [`checker`] | pure judgements over a history and its fault timeline |
 //! | [`report`] | deterministic reports and run artifacts |
-//! | [`suite`] | the trait every failure-mode suite implements |
-//! | [`cli`] | the `shakedown` command |
+//! | [`suite`] | what a run produces ([`SuiteRun`]) and why one could not finish ([`SuiteError`]) |
 #![forbid(unsafe_code)]
 #![deny(missing_debug_implementations)]
 #![warn(missing_docs)]
 
 pub mod checker;
-pub mod cli;
+mod client_error;
 pub mod clock;
 pub mod docker;
 mod error;
@@ -31,13 +31,17 @@ pub mod image;
 pub mod node;
 pub mod proxy;
 pub mod report;
+pub mod run;
+mod serde_time;
 pub mod suite;
 pub mod topology;
 
+pub use client_error::ClientError;
 pub use clock::validate_zone;
 pub use clock::{Clock, ClockOffset, FakeClock, NodeClock};
 pub use error::{Error, Result};
-pub use fault::{Fault, FaultAction, FaultEvent};
+pub use fault::{Fault, FaultGuard, Nemesis};
 pub use node::{ExecOutput, Node, NodeSpec, Probe, Stream};
-pub use suite::{RunOptions, Suite, SuiteError, SuiteFuture, SuiteRun, Variant};
+pub use run::{Run, RunOptions};
+pub use suite::{RunRecord, SuiteError, SuiteRun, Variant};
 pub use topology::Topology;

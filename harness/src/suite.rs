@@ -1,15 +1,16 @@
-//! The [`Suite`] trait: one failure mode, runnable by the `shakedown` command.
-
-use std::future::Future;
-use std::pin::Pin;
+//! What a suite run produces ([`SuiteRun`]), which system it ran against ([`Variant`]), and why a
+//! run could not finish ([`SuiteError`]). Runs are made with [`Run`](crate::Run).
 
 use serde::{Deserialize, Serialize};
 
-use crate::image::ImageRecipe;
+use crate::fault::Timeline;
+use crate::history::History;
 use crate::report::Report;
 
 /// Which system a suite ran against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Variant {
     /// The reference system with the article's bug.
@@ -17,6 +18,7 @@ pub enum Variant {
     /// The reference system with the article's fix.
     Hardened,
     /// A team's own system.
+    #[default]
     Custom,
 }
 
@@ -29,6 +31,16 @@ impl Variant {
             Variant::Custom => "custom",
         }
     }
+
+    /// The verdict a reference variant must get (naive: invalid, hardened: valid); none for a
+    /// team's own system.
+    pub fn expected(&self) -> Option<crate::checker::Validity> {
+        match self {
+            Variant::Naive => Some(crate::checker::Validity::Invalid),
+            Variant::Hardened => Some(crate::checker::Validity::Valid),
+            Variant::Custom => None,
+        }
+    }
 }
 
 impl std::fmt::Display for Variant {
@@ -37,63 +49,53 @@ impl std::fmt::Display for Variant {
     }
 }
 
-/// Options every suite run takes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunOptions {
-    /// Drives fake data, workload choices and jitter.
-    pub seed: u64,
-    /// Print progress of long steps (cluster start, fault phases) to stderr.
-    pub progress: bool,
+/// A finished suite run: the deterministic report, and the typed history and fault timeline it
+/// was judged on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuiteRun<F, V> {
+    /// The deterministic summary (what snapshots hold).
+    pub report: Report,
+    /// Every operation, with its time.
+    pub history: History<F, V>,
+    /// Every fault event, with its time.
+    pub timeline: Timeline,
 }
 
-impl RunOptions {
-    /// Options with `seed` and no progress output.
-    pub fn seeded(seed: u64) -> Self {
-        RunOptions {
-            seed,
-            progress: false,
+impl<F, V> SuiteRun<F, V>
+where
+    F: Serialize + Clone + PartialEq + std::fmt::Debug,
+    V: Serialize,
+{
+    /// The history and the timeline as one JSON document: `{"ops": [...], "timeline": [...]}`
+    /// (what the command writes as `history.json`).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut doc = serde_json::to_value(&self.history)
+            .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }));
+        if let Some(map) = doc.as_object_mut() {
+            map.insert(
+                "timeline".into(),
+                serde_json::to_value(&self.timeline).unwrap_or_default(),
+            );
         }
+        doc
     }
 
-    /// Prints `message` to stderr when progress output is on.
-    pub fn progress(&self, message: impl std::fmt::Display) {
-        if self.progress {
-            eprintln!("  {message}");
+    /// The report and the JSON history, without the types (for the command).
+    pub fn record(&self) -> RunRecord {
+        RunRecord {
+            report: self.report.clone(),
+            history: self.to_json(),
         }
     }
 }
 
-/// What a suite run produced.
-#[derive(Debug, Clone)]
-pub struct SuiteRun {
+/// A finished run with its history as JSON: what the command collects from every suite.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
     /// The deterministic summary.
     pub report: Report,
-    /// The full history, as JSON.
+    /// [`SuiteRun::to_json`].
     pub history: serde_json::Value,
-}
-
-impl SuiteRun {
-    /// The report of a finished run (verdict composed from `checks`, workload counted from the
-    /// history) and the history as JSON.
-    pub fn new<F, V>(
-        suite: &str,
-        variant: Variant,
-        seed: u64,
-        faults: Vec<crate::fault::FaultEvent>,
-        history: &crate::history::History<F, V>,
-        sessions: u64,
-        checks: Vec<crate::checker::CheckResult>,
-    ) -> Result<Self, serde_json::Error>
-    where
-        F: Serialize + Clone + PartialEq + std::fmt::Debug,
-        V: Serialize,
-    {
-        let workload = crate::report::WorkloadSummary::of(history, sessions);
-        Ok(SuiteRun {
-            report: Report::new(suite, variant, seed, faults, workload, checks),
-            history: serde_json::to_value(history)?,
-        })
-    }
 }
 
 /// Why a suite run could not finish (as opposed to finishing with anomalies).
@@ -122,20 +124,4 @@ impl SuiteError {
             source: source.into(),
         }
     }
-}
-
-/// A boxed future returned by [`Suite::run`].
-pub type SuiteFuture<'a> = Pin<Box<dyn Future<Output = Result<SuiteRun, SuiteError>> + Send + 'a>>;
-
-/// One failure mode: starts its reference system in a variant, injects its faults, runs its
-/// workload and checks the history.
-pub trait Suite: Send + Sync {
-    /// Short name (`replica_lag`), used on the command line.
-    fn name(&self) -> &'static str;
-    /// One line on what it shows.
-    fn about(&self) -> &'static str;
-    /// The images its reference systems need.
-    fn images(&self) -> Vec<ImageRecipe>;
-    /// Runs against the reference system in `variant` (`Naive` or `Hardened`).
-    fn run<'a>(&'a self, variant: Variant, options: &'a RunOptions) -> SuiteFuture<'a>;
 }

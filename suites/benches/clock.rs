@@ -9,7 +9,6 @@
 //! `cargo bench -p shakedown-suites --bench clock` (changes per node: `SHAKEDOWN_BENCH_CHANGES`,
 //! default 40). Offsets are drawn from a fixed seed between −1 h and +1 h.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rand::{Rng, SeedableRng};
@@ -115,12 +114,16 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let svc = start_service(
         pg.topology(),
-        ServiceSpec::new("clock", PathBuf::from(env!("CARGO_BIN_EXE_shakedown")))
-            .arg("reference")
-            .arg("clock")
-            .port(8080)
-            .ready_line("listening on")
-            .fake_clock(),
+        ServiceSpec::new(
+            "clock",
+            shakedown_suites::reference::shakedown_binary()
+                .expect("build shakedown-cli first (cargo build -p shakedown-cli)"),
+        )
+        .arg("reference")
+        .arg("clock")
+        .port(8080)
+        .ready_line("listening on")
+        .fake_clock(),
     )
     .await?;
     let base = format!("http://{}/now", svc.host_addr(8080).await?);

@@ -10,6 +10,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::routing::get;
 use axum::Router;
 
+/// The service's declaration (for `shakedown reference clock`).
+pub const SERVICE: crate::ReferenceService = crate::ReferenceService {
+    name: "clock",
+    serve: |args| Box::pin(serve(args)),
+};
+
 /// Serves until the process is stopped.
 pub async fn serve(args: Vec<String>) -> Result<(), String> {
     let mut listen: SocketAddr = ([0, 0, 0, 0], 8080).into();
@@ -38,7 +44,7 @@ pub async fn serve(args: Vec<String>) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("bind {listen}: {e}"))?;
-    println!("clock service listening on {listen}");
+    println!("clock service {} {listen}", crate::reference::READY_LINE);
     axum::serve(listener, router)
         .await
         .map_err(|e| e.to_string())

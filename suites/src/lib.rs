@@ -7,6 +7,14 @@
 //! | [`replica_lag`] | read replica lag: stale reads right after a user's own write |
 //! | [`clock_skew`] | clock skew breaking tokens: fresh tokens refused, expired ones accepted |
 //! | [`timezone`] | timezone bugs: charges at the wrong local time, doubled or missed, reports in the wrong day |
+//!
+//! Every suite module has the same shape: a client trait for the system under test, an HTTP
+//! client of the reference service, `Options` (workload and [`shakedown::RunOptions`]),
+//! `run_against(system, infrastructure, &options)` for a team's own system, `reference(&options,
+//! &launcher)` for the bundled one, and `SUITE`, its declaration ([`Suite`]).
+//!
+//! Adding a suite: a folder `src/<name>/` with those parts, and its name in the `suites!` list
+//! below.
 #![forbid(unsafe_code)]
 #![deny(missing_debug_implementations)]
 #![warn(missing_docs)]
@@ -16,20 +24,25 @@
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
-mod client_error;
 pub mod clock_probe;
-pub mod clock_skew;
+mod http;
 pub mod reference;
-pub mod replica_lag;
-pub mod timezone;
+mod suite;
 
-pub use client_error::ClientError;
+pub use shakedown::ClientError;
+pub use suite::{find, reference_service, ReferenceRun, ReferenceService, ServeFuture, Suite};
 
-/// Every suite, for the `shakedown` command.
-pub fn app() -> shakedown::cli::App {
-    shakedown::cli::App::new()
-        .suite(replica_lag::ReplicaLagSuite::default())
-        .suite(clock_skew::ClockSkewSuite::default())
-        .suite(timezone::TimezoneSuite::default())
-        .reference_services(reference::serve)
+/// Declares the suite modules and lists them in [`SUITES`], in order: one line per suite.
+macro_rules! suites {
+    ($($name:ident),* $(,)?) => {
+        $(pub mod $name;)*
+        /// Every suite, in the order the command runs them.
+        pub const SUITES: &[&Suite] = &[$(&$name::SUITE),*];
+    };
 }
+
+suites!(replica_lag, clock_skew, timezone);
+
+/// Reference services that belong to no suite (probes for the harness's own tests and
+/// benchmarks).
+pub const PROBES: &[ReferenceService] = &[clock_probe::SERVICE];

@@ -3,6 +3,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use serde::{Deserialize, Serialize};
 
+use crate::fault::Timeline;
 use crate::history::History;
 
 /// A verdict, ranked as jepsen does: `Invalid` beats `Unknown` beats `Valid`.
@@ -15,6 +16,23 @@ pub enum Validity {
     Unknown,
     /// At least one anomaly.
     Invalid,
+}
+
+impl Validity {
+    /// `valid`, `unknown` or `invalid`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Validity::Valid => "valid",
+            Validity::Unknown => "unknown",
+            Validity::Invalid => "invalid",
+        }
+    }
+}
+
+impl std::fmt::Display for Validity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// How many times an anomaly happened: exact, or a bound where the scenario cannot make it exact.
@@ -48,59 +66,146 @@ pub struct CheckResult {
     pub checker: String,
     /// Its verdict.
     pub validity: Validity,
-    /// Anomaly class → count. Classes with zero occurrences are listed too, so a snapshot shows
-    /// what was looked for.
+    /// Anomaly class → count. Every class the checker looks for is listed, zero or not, so a
+    /// snapshot shows what was looked for (and asking for another is an error).
     pub anomalies: BTreeMap<String, Count>,
     /// Facts the checker counted that are not anomalies (reads checked …).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub counted: BTreeMap<String, u64>,
+    /// Observations that do not decide the verdict (good practice seen or missed, why a verdict
+    /// is unknown).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl CheckResult {
-    /// A result whose validity follows from its anomalies: invalid if any is above zero.
-    pub fn from_anomalies(
-        checker: &str,
-        anomalies: BTreeMap<String, Count>,
-        counted: BTreeMap<String, u64>,
-    ) -> Self {
-        let validity = if anomalies.values().any(|c| c.floor() > 0) {
-            Validity::Invalid
-        } else {
-            Validity::Valid
-        };
-        CheckResult {
-            checker: checker.to_string(),
-            validity,
-            anomalies,
-            counted,
+    /// Starts a result for checker `checker`.
+    ///
+    /// ```
+    /// use shakedown::checker::{CheckResult, Validity};
+    /// let r = CheckResult::builder("read_your_writes")
+    ///     .anomaly("stale_read_after_own_write", 2)
+    ///     .anomaly("non_monotonic_read", 0)
+    ///     .counted("reads_checked", 48)
+    ///     .build();
+    /// assert_eq!(r.validity, Validity::Invalid);
+    /// assert_eq!(r.anomaly("stale_read_after_own_write"), Some(2));
+    /// assert_eq!(r.anomaly("stale_raed"), None, "a class nobody declared");
+    /// ```
+    pub fn builder(checker: impl Into<String>) -> CheckResultBuilder {
+        CheckResultBuilder {
+            result: CheckResult {
+                checker: checker.into(),
+                validity: Validity::Valid,
+                anomalies: BTreeMap::new(),
+                counted: BTreeMap::new(),
+                notes: Vec::new(),
+            },
+            unknown: false,
         }
     }
 
-    /// The count of one anomaly class (0 when absent).
-    pub fn anomaly(&self, class: &str) -> u64 {
-        self.anomalies.get(class).map_or(0, Count::floor)
+    /// The count (or lower bound) of one anomaly class; `None` when this checker does not
+    /// declare that class.
+    pub fn anomaly(&self, class: &str) -> Option<u64> {
+        self.anomalies.get(class).map(Count::floor)
+    }
+
+    /// An `Unknown` result: the checker could not decide, for `why`.
+    pub fn unknown(checker: impl Into<String>, why: impl Into<String>) -> Self {
+        CheckResult::builder(checker).undecided(why).build()
     }
 }
 
-/// A pure judgement over a history.
+/// Builds a [`CheckResult`]; the validity follows from the anomalies: invalid if any is above
+/// zero, else unknown if [`undecided`](CheckResultBuilder::undecided), else valid.
+#[derive(Debug, Clone)]
+#[must_use = "call build() to get the result"]
+pub struct CheckResultBuilder {
+    result: CheckResult,
+    unknown: bool,
+}
+
+impl CheckResultBuilder {
+    /// Declares an anomaly class with its exact count (zero included).
+    pub fn anomaly(mut self, class: impl Into<String>, count: u64) -> Self {
+        self.result
+            .anomalies
+            .insert(class.into(), Count::Exact(count));
+        self
+    }
+
+    /// Declares an anomaly class with a lower bound (the scenario cannot make it exact).
+    pub fn anomaly_at_least(mut self, class: impl Into<String>, at_least: u64) -> Self {
+        self.result
+            .anomalies
+            .insert(class.into(), Count::AtLeast { at_least });
+        self
+    }
+
+    /// Records a counted fact that is not an anomaly.
+    pub fn counted(mut self, name: impl Into<String>, n: u64) -> Self {
+        self.result.counted.insert(name.into(), n);
+        self
+    }
+
+    /// Adds `n` to a counted fact (starting from zero).
+    pub fn add_counted(mut self, name: impl Into<String>, n: u64) -> Self {
+        *self.result.counted.entry(name.into()).or_default() += n;
+        self
+    }
+
+    /// Adds a note that does not decide the verdict.
+    pub fn note(mut self, note: impl Into<String>) -> Self {
+        self.result.notes.push(note.into());
+        self
+    }
+
+    /// Marks the result undecided (`Unknown` unless an anomaly makes it invalid), with why.
+    pub fn undecided(mut self, why: impl Into<String>) -> Self {
+        self.unknown = true;
+        self.result.notes.push(why.into());
+        self
+    }
+
+    /// The result.
+    pub fn build(mut self) -> CheckResult {
+        self.result.validity = if self.result.anomalies.values().any(|c| c.floor() > 0) {
+            Validity::Invalid
+        } else if self.unknown {
+            Validity::Unknown
+        } else {
+            Validity::Valid
+        };
+        self.result
+    }
+}
+
+/// A pure judgement over a history and the faults that were in force (jepsen's checker).
 pub trait Checker<F, V> {
     /// A stable name, used in reports.
     fn name(&self) -> &str;
-    /// Judges the history. Must not panic on any well-formed history; [`check_safe`] guards
-    /// against it anyway.
-    fn check(&self, history: &History<F, V>) -> CheckResult;
+    /// Judges the history, knowing when each fault was injected and healed. Must not panic on
+    /// any well-formed history; [`check_safe`] guards against it anyway.
+    fn check(&self, history: &History<F, V>, timeline: &Timeline) -> CheckResult;
 }
 
 /// Runs a checker, turning a panic into an `Unknown` verdict.
-pub fn check_safe<F, V>(checker: &dyn Checker<F, V>, history: &History<F, V>) -> CheckResult {
-    match catch_unwind(AssertUnwindSafe(|| checker.check(history))) {
+pub fn check_safe<F, V>(
+    checker: &dyn Checker<F, V>,
+    history: &History<F, V>,
+    timeline: &Timeline,
+) -> CheckResult {
+    match catch_unwind(AssertUnwindSafe(|| checker.check(history, timeline))) {
         Ok(r) => r,
-        Err(_) => CheckResult {
-            checker: checker.name().to_string(),
-            validity: Validity::Unknown,
-            anomalies: BTreeMap::new(),
-            counted: BTreeMap::new(),
-        },
+        Err(p) => {
+            let why = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            CheckResult::unknown(checker.name(), format!("the checker panicked: {why}"))
+        }
     }
 }
 
@@ -122,30 +227,44 @@ mod tests {
         fn name(&self) -> &str {
             "panics"
         }
-        fn check(&self, _: &History<(), ()>) -> CheckResult {
+        fn check(&self, _: &History<(), ()>, _: &Timeline) -> CheckResult {
             panic!("checker bug")
         }
     }
 
     #[test]
     fn a_panicking_checker_is_unknown_and_invalid_outranks_it() {
-        let r = check_safe(&Panics, &History::new());
+        let r = check_safe(&Panics, &History::new(), &Timeline::default());
         assert_eq!(r.validity, Validity::Unknown);
-        let bad = CheckResult::from_anomalies(
-            "x",
-            [("a".into(), Count::Exact(2))].into(),
-            Default::default(),
-        );
-        let good = CheckResult::from_anomalies(
-            "y",
-            [("a".into(), Count::Exact(0))].into(),
-            Default::default(),
-        );
+        assert!(r.notes[0].contains("checker bug"), "{r:?}");
+        let bad = CheckResult::builder("x").anomaly("a", 2).build();
+        let good = CheckResult::builder("y").anomaly("a", 0).build();
         assert_eq!(bad.validity, Validity::Invalid);
         assert_eq!(good.validity, Validity::Valid);
         assert_eq!(compose([&good, &r]), Validity::Unknown);
         assert_eq!(compose([&good, &r, &bad]), Validity::Invalid);
         assert_eq!(compose([]), Validity::Valid);
+    }
+
+    #[test]
+    fn an_undecided_result_is_unknown_unless_an_anomaly_was_found() {
+        let r = CheckResult::builder("x")
+            .anomaly("a", 0)
+            .undecided("too few reads")
+            .build();
+        assert_eq!(r.validity, Validity::Unknown);
+        assert_eq!(r.notes, vec!["too few reads".to_string()]);
+        let r = CheckResult::builder("x")
+            .anomaly_at_least("a", 1)
+            .undecided("too few reads")
+            .build();
+        assert_eq!(r.validity, Validity::Invalid);
+        let r = CheckResult::builder("x")
+            .add_counted("n", 2)
+            .add_counted("n", 3)
+            .note("fine")
+            .build();
+        assert_eq!((r.counted["n"], r.validity), (5, Validity::Valid));
     }
 
     #[test]

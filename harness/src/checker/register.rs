@@ -1,11 +1,12 @@
 //! Versioned registers: one value per key, each write carrying a version that grows per key.
 //! The model behind read-your-writes and monotonic-read checks (replica lag, inconsistent reads).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{CheckResult, Checker, Count};
+use super::{CheckResult, Checker};
+use crate::fault::Timeline;
 use crate::history::{History, OpKind};
 
 /// An operation on a versioned register.
@@ -49,6 +50,7 @@ impl RegisterValue {
 ///
 /// ```
 /// use shakedown::checker::{Checker, ReadYourWritesChecker, RegisterOp, RegisterValue};
+/// use shakedown::fault::Timeline;
 /// use shakedown::history::{build::*, History};
 ///
 /// let mut h = History::new();
@@ -56,8 +58,8 @@ impl RegisterValue {
 /// ok(&mut h, 1, RegisterValue::new("k", Some(1)));
 /// invoke(&mut h, 1, RegisterOp::Read, RegisterValue::new("k", None));
 /// ok(&mut h, 1, RegisterValue::new("k", None)); // own write not visible
-/// let r = ReadYourWritesChecker.check(&h);
-/// assert_eq!(r.anomaly("stale_read_after_own_write"), 1);
+/// let r = ReadYourWritesChecker.check(&h, &Timeline::default());
+/// assert_eq!(r.anomaly("stale_read_after_own_write"), Some(1));
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ReadYourWritesChecker;
@@ -67,7 +69,7 @@ impl Checker<RegisterOp, RegisterValue> for ReadYourWritesChecker {
         "read_your_writes"
     }
 
-    fn check(&self, history: &History<RegisterOp, RegisterValue>) -> CheckResult {
+    fn check(&self, history: &History<RegisterOp, RegisterValue>, _: &Timeline) -> CheckResult {
         // (process, key) -> highest version acknowledged to that session.
         let mut written: HashMap<(u64, &str), u64> = HashMap::new();
         let mut seen: HashMap<(u64, &str), u64> = HashMap::new();
@@ -104,23 +106,12 @@ impl Checker<RegisterOp, RegisterValue> for ReadYourWritesChecker {
                 _ => {}
             }
         }
-        CheckResult::from_anomalies(
-            self.name(),
-            BTreeMap::from([
-                (
-                    "stale_read_after_own_write".to_string(),
-                    Count::Exact(stale),
-                ),
-                (
-                    "non_monotonic_read".to_string(),
-                    Count::Exact(non_monotonic),
-                ),
-            ]),
-            BTreeMap::from([
-                ("reads_checked".to_string(), reads),
-                ("reads_failed".to_string(), failed),
-            ]),
-        )
+        CheckResult::builder(self.name())
+            .anomaly("stale_read_after_own_write", stale)
+            .anomaly("non_monotonic_read", non_monotonic)
+            .counted("reads_checked", reads)
+            .counted("reads_failed", failed)
+            .build()
     }
 }
 
@@ -151,7 +142,7 @@ mod tests {
         read(&mut h, 1, "a", Some(1));
         write(&mut h, 1, "a", 2);
         read(&mut h, 1, "a", Some(2));
-        let r = ReadYourWritesChecker.check(&h);
+        let r = ReadYourWritesChecker.check(&h, &Timeline::default());
         assert_eq!(r.validity, Validity::Valid);
         assert_eq!(r.counted["reads_checked"], 2);
     }
@@ -164,8 +155,8 @@ mod tests {
         write(&mut h, 1, "a", 2);
         read(&mut h, 1, "a", Some(1));
         read(&mut h, 1, "a", Some(3)); // newer than own write: fine
-        let r = ReadYourWritesChecker.check(&h);
-        assert_eq!(r.anomaly("stale_read_after_own_write"), 2);
+        let r = ReadYourWritesChecker.check(&h, &Timeline::default());
+        assert_eq!(r.anomaly("stale_read_after_own_write"), Some(2));
         assert_eq!(r.validity, Validity::Invalid);
     }
 
@@ -179,8 +170,8 @@ mod tests {
         read(&mut h, 2, "b", None);
         invoke(&mut h, 2, RegisterOp::Read, v("a", None));
         fail(&mut h, 2, v("a", None));
-        let r = ReadYourWritesChecker.check(&h);
-        assert_eq!(r.anomaly("stale_read_after_own_write"), 0);
+        let r = ReadYourWritesChecker.check(&h, &Timeline::default());
+        assert_eq!(r.anomaly("stale_read_after_own_write"), Some(0));
         assert_eq!(r.counted["reads_failed"], 1);
     }
 
@@ -191,8 +182,8 @@ mod tests {
         read(&mut h, 3, "a", Some(1));
         read(&mut h, 3, "a", None);
         read(&mut h, 3, "a", Some(2));
-        let r = ReadYourWritesChecker.check(&h);
-        assert_eq!(r.anomaly("non_monotonic_read"), 2);
-        assert_eq!(r.anomaly("stale_read_after_own_write"), 0);
+        let r = ReadYourWritesChecker.check(&h, &Timeline::default());
+        assert_eq!(r.anomaly("non_monotonic_read"), Some(2));
+        assert_eq!(r.anomaly("stale_read_after_own_write"), Some(0));
     }
 }

@@ -130,7 +130,7 @@ fn page(runs: &[RunArtifacts]) -> String {
          td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}\
          .ok{background:#e6f4ea}.bad{background:#fce8e6}code{font-size:90%}</style></head><body>\
          <h1>shakedown report</h1>\n<table><tr><th>suite</th><th>variant</th><th>verdict</th><th>expected</th>\
-         <th>anomalies</th><th>fault timeline (at history entry)</th><th>operations</th></tr>\n",
+         <th>anomalies</th><th>faults (history positions)</th><th>operations</th></tr>\n",
     );
     for r in runs {
         let class = if r.as_expected() { "ok" } else { "bad" };
@@ -155,12 +155,15 @@ fn page(runs: &[RunArtifacts]) -> String {
                     .faults
                     .iter()
                     .map(|f| {
-                        format!(
-                            "@{} {:?} {}",
-                            f.at_op,
-                            f.action,
-                            esc(&serde_json::to_string(&f.fault).unwrap_or_default())
-                        )
+                        let until = f
+                            .healed_at_op
+                            .map_or("the end".to_string(), |h| format!("op {h}"));
+                        esc(&format!(
+                            "{} on {}: op {} to {until}",
+                            f.fault.kind(),
+                            f.fault.target(),
+                            f.injected_at_op
+                        ))
                     })
                     .collect();
                 let ops: Vec<String> = rep

@@ -5,4 +5,4 @@ mod artifacts;
 mod summary;
 
 pub use artifacts::{write_run, RunArtifacts};
-pub use summary::{Report, WorkloadSummary};
+pub use summary::{Report, ReportedFault, WorkloadSummary};

@@ -2,7 +2,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use shakedown::checker::{CheckResult, Checker, Count};
+use shakedown::checker::{CheckResult, Checker};
+use shakedown::fault::Timeline;
 use shakedown::history::{History, OpKind};
 use shakedown::ClockOffset;
 
@@ -63,6 +64,7 @@ impl Probe {
 ///
 /// ```
 /// use shakedown::checker::Checker;
+/// use shakedown::fault::Timeline;
 /// use shakedown::history::{build::*, History};
 /// use shakedown::ClockOffset;
 /// use shakedown_suites::clock_skew::{Probe, TokenChecker, TokenOp};
@@ -71,9 +73,9 @@ impl Probe {
 /// let mut h = History::new();
 /// invoke(&mut h, 0, TokenOp::Fresh, Probe::new("issuer_ahead", skew));
 /// ok(&mut h, 0, Probe { accepted: Some(false), ..Probe::new("issuer_ahead", skew) });
-/// let r = TokenChecker::default().check(&h);
-/// assert_eq!(r.anomaly("fresh_token_rejected"), 1);
-/// assert_eq!(r.anomaly("skew_undetected"), 1);
+/// let r = TokenChecker::default().check(&h, &Timeline::default());
+/// assert_eq!(r.anomaly("fresh_token_rejected"), Some(1));
+/// assert_eq!(r.anomaly("skew_undetected"), Some(1));
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct TokenChecker {
@@ -94,7 +96,7 @@ impl Checker<TokenOp, Probe> for TokenChecker {
         "token_validity_under_skew"
     }
 
-    fn check(&self, history: &History<TokenOp, Probe>) -> CheckResult {
+    fn check(&self, history: &History<TokenOp, Probe>, _: &Timeline) -> CheckResult {
         let (mut fresh_rejected, mut expired_accepted, mut checked, mut failed) = (0, 0, 0, 0);
         let mut counted: BTreeMap<String, u64> = BTreeMap::new();
         let mut skewed_steps: BTreeSet<String> = BTreeSet::new();
@@ -145,21 +147,14 @@ impl Checker<TokenOp, Probe> for TokenChecker {
         counted.insert("probes_checked".into(), checked);
         counted.insert("calls_failed".into(), failed);
         let undetected = skewed_steps.difference(&detected_steps).count() as u64;
-        CheckResult::from_anomalies(
-            self.name(),
-            BTreeMap::from([
-                (
-                    "fresh_token_rejected".to_string(),
-                    Count::Exact(fresh_rejected),
-                ),
-                (
-                    "expired_token_accepted".to_string(),
-                    Count::Exact(expired_accepted),
-                ),
-                ("skew_undetected".to_string(), Count::Exact(undetected)),
-            ]),
-            counted,
-        )
+        let mut result = CheckResult::builder(self.name())
+            .anomaly("fresh_token_rejected", fresh_rejected)
+            .anomaly("expired_token_accepted", expired_accepted)
+            .anomaly("skew_undetected", undetected);
+        for (name, n) in counted {
+            result = result.counted(name, n);
+        }
+        result.build()
     }
 }
 
@@ -211,7 +206,7 @@ mod tests {
             false,
             Some(300_004),
         );
-        let r = TokenChecker::default().check(&h);
+        let r = TokenChecker::default().check(&h, &Timeline::default());
         assert_eq!(r.validity, Validity::Valid, "{r:?}");
         assert_eq!(r.counted["step.ahead.skew_detected"], 1);
         assert_eq!(r.counted["probes_checked"], 4);
@@ -223,11 +218,11 @@ mod tests {
         probe(&mut h, TokenOp::Fresh, "ahead", 30_000, false, None);
         probe(&mut h, TokenOp::Fresh, "ahead", 30_000, false, None);
         probe(&mut h, TokenOp::Expired, "behind", -600_000, true, Some(5));
-        let r = TokenChecker::default().check(&h);
-        assert_eq!(r.anomaly("fresh_token_rejected"), 2);
-        assert_eq!(r.anomaly("expired_token_accepted"), 1);
+        let r = TokenChecker::default().check(&h, &Timeline::default());
+        assert_eq!(r.anomaly("fresh_token_rejected"), Some(2));
+        assert_eq!(r.anomaly("expired_token_accepted"), Some(1));
         // A reported skew far from the truth is no detection.
-        assert_eq!(r.anomaly("skew_undetected"), 2);
+        assert_eq!(r.anomaly("skew_undetected"), Some(2));
         assert_eq!(r.counted["step.ahead.fresh_rejected"], 2);
         assert_eq!(r.counted["step.behind.expired_accepted"], 1);
         assert_eq!(r.counted["step.behind.skew_detected"], 0);
@@ -241,7 +236,7 @@ mod tests {
         info(&mut h, 0, p.clone());
         invoke(&mut h, 1, TokenOp::Expired, p.clone());
         fail(&mut h, 1, p);
-        let r = TokenChecker::default().check(&h);
+        let r = TokenChecker::default().check(&h, &Timeline::default());
         assert_eq!(r.validity, Validity::Valid);
         assert_eq!(r.counted["calls_failed"], 2);
     }

@@ -36,7 +36,7 @@ pub trait TokenSystem: Send + Sync {
 /// use std::time::Duration;
 /// use shakedown_suites::clock_skew::{HttpTokens, TokenSystem};
 ///
-/// let system = HttpTokens::new("http://127.0.0.1:8081", "http://127.0.0.1:8082");
+/// let system = HttpTokens::new("http://127.0.0.1:8081", "http://127.0.0.1:8082")?;
 /// let token = system.issue("ada", Duration::from_secs(60)).await?;
 /// let outcome = system.call(&token).await?;
 /// # Ok(()) }
@@ -49,16 +49,14 @@ pub struct HttpTokens {
 }
 
 impl HttpTokens {
-    /// A client of the issuer at `issuer` and the API at `api` (`http://host:port`).
-    pub fn new(issuer: impl Into<String>, api: impl Into<String>) -> Self {
-        HttpTokens {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap_or_default(),
+    /// A client of the issuer at `issuer` and the API at `api` (`http://host:port`), with a 10 s
+    /// timeout per request.
+    pub fn new(issuer: impl Into<String>, api: impl Into<String>) -> Result<Self, ClientError> {
+        Ok(HttpTokens {
+            http: crate::http::client(Duration::from_secs(10), false)?,
             issuer: issuer.into().trim_end_matches('/').to_string(),
             api: api.into().trim_end_matches('/').to_string(),
-        }
+        })
     }
 }
 

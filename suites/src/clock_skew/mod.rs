@@ -18,7 +18,7 @@
 //!
 //! To run it against your own issuer and API, start them with
 //! [`ServiceSpec::fake_clock`](shakedown_fixtures::ServiceSpec::fake_clock), implement
-//! [`TokenSystem`] for a client of them, and call [`check`] with their nodes.
+//! [`TokenSystem`] for a client of them, and call [`run_against`] with their nodes.
 
 mod checker;
 mod client;
@@ -28,5 +28,5 @@ mod workload;
 
 pub use checker::{Probe, TokenChecker, TokenOp};
 pub use client::{CallOutcome, ClientError, HttpTokens, TokenSystem};
-pub use suite::ClockSkewSuite;
-pub use workload::{check, Options, Step};
+pub use suite::{reference, SUITE};
+pub use workload::{run_against, Options, Step};

@@ -19,19 +19,12 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use serde::Deserialize;
 use shakedown::clock::{ClockOffset, SystemClock};
 use shakedown_fixtures::token::{TokenIssuer, TokenValidator};
 
-/// Which behaviour the services have.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Mode {
-    /// Zero leeway, local clock trusted.
-    Naive,
-    /// Skew measured, reported and corrected; bounded leeway; short lifetimes.
-    Hardened,
-}
+use crate::reference::kit::{self, Mode};
 
 /// Leeway of the hardened API.
 pub const HARDENED_LEEWAY: Duration = Duration::from_secs(2);
@@ -77,8 +70,7 @@ struct TokenRequest {
 
 /// Serves the issuer until the process is stopped.
 pub async fn serve_issuer(args: Vec<String>) -> Result<(), String> {
-    let args = IssuerArgs::try_parse_from(std::iter::once("token-issuer".to_string()).chain(args))
-        .map_err(|e| e.to_string())?;
+    let args: IssuerArgs = kit::parse_args("token-issuer", args)?;
     let mut issuer = TokenIssuer::new(args.secret.as_bytes(), SystemClock);
     if args.variant == Mode::Hardened {
         issuer = issuer.max_ttl(HARDENED_MAX_TTL);
@@ -104,7 +96,7 @@ pub async fn serve_issuer(args: Vec<String>) -> Result<(), String> {
             get(|| async { crate::clock_probe::now_nanos().to_string() }),
         )
         .with_state(issuer);
-    crate::reference::serve_http("token issuer", args.variant, args.listen, router).await
+    kit::serve_http("token issuer", args.variant, args.listen, router).await
 }
 
 struct Api {
@@ -116,8 +108,7 @@ struct Api {
 
 /// Serves the API until the process is stopped.
 pub async fn serve_api(args: Vec<String>) -> Result<(), String> {
-    let args = ApiArgs::try_parse_from(std::iter::once("token-api".to_string()).chain(args))
-        .map_err(|e| e.to_string())?;
+    let args: ApiArgs = kit::parse_args("token-api", args)?;
     let api = Arc::new(Api {
         mode: args.variant,
         secret: args.secret.into_bytes(),
@@ -130,7 +121,7 @@ pub async fn serve_api(args: Vec<String>) -> Result<(), String> {
     let router = Router::new()
         .route("/resource", get(resource))
         .with_state(api);
-    crate::reference::serve_http("token api", args.variant, args.listen, router).await
+    kit::serve_http("token api", args.variant, args.listen, router).await
 }
 
 fn nanos_to_time(n: i128) -> SystemTime {

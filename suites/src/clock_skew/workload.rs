@@ -2,15 +2,14 @@ use std::time::{Duration, Instant};
 
 use fake::faker::internet::en::Username;
 use fake::Fake;
-use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use shakedown::checker::check_safe;
-use shakedown::history::Recorder;
-use shakedown::{ClockOffset, Fault, FaultAction, Node, SuiteError, SuiteRun, Variant};
+use shakedown::fault::nemeses::{JumpClock, OffsetClock};
+use shakedown::history::Done;
+use shakedown::{ClockOffset, Node, Run, RunOptions, SuiteError, SuiteRun};
 
 use super::{ClientError, Probe, TokenChecker, TokenOp, TokenSystem};
 
-const SUITE: &str = "clock_skew";
+pub(super) const SUITE: &str = "clock_skew";
 
 /// One fault step: the clocks while it runs, and an optional jump of the issuer's clock halfway.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,8 +38,8 @@ impl Step {
 /// How the suite runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
-    /// Drives the fake subjects.
-    pub seed: u64,
+    /// Seed (drives the fake subjects), variant label, call timeout.
+    pub run: RunOptions,
     /// Fresh tokens per step.
     pub fresh_per_step: u64,
     /// Expired tokens per step.
@@ -57,7 +56,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            seed: 1,
+            run: RunOptions::default(),
             fresh_per_step: 4,
             expired_per_step: 3,
             expired_ttl: Duration::from_secs(3),
@@ -76,63 +75,44 @@ impl Default for Options {
     }
 }
 
-type Rec = Recorder<TokenOp, Probe>;
-
-fn err(step: &str, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> SuiteError {
-    SuiteError::new(SUITE, step, e)
-}
+type TokenRun = Run<TokenOp, Probe>;
 
 /// Runs the clock-skew workload against `system`, whose issuer runs on node `issuer` and whose
 /// API runs on node `validator` (both started with a fake clock), and judges it.
 ///
 /// Per step: set the clocks; issue half the fresh tokens and use each at once; apply the jump, if
 /// any; issue the short-lived tokens; use the other fresh tokens; use the short-lived ones
-/// `expired_used_after` after their issue (real clock), when they are truly expired; reset the
+/// `expired_used_after` after their issue (real clock), when they are truly expired; heal the
 /// clocks.
-pub async fn check<S: TokenSystem>(
+///
+/// ```no_run
+/// # async fn demo(system: shakedown_suites::clock_skew::HttpTokens, issuer: shakedown::Node, api: shakedown::Node) -> Result<(), shakedown::SuiteError> {
+/// use shakedown_suites::clock_skew::{run_against, Options};
+/// let run = run_against(&system, (&issuer, &api), &Options::default()).await?;
+/// assert_eq!(run.report.anomaly("expired_token_accepted").unwrap(), 0);
+/// # Ok(()) }
+/// ```
+pub async fn run_against<S: TokenSystem>(
     system: &S,
-    issuer: &Node,
-    validator: &Node,
+    (issuer, validator): (&Node, &Node),
     options: &Options,
-    variant: Variant,
-) -> Result<SuiteRun, SuiteError> {
-    let rec = Rec::new();
-    let mut faults = Vec::new();
-    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+) -> Result<SuiteRun<TokenOp, Probe>, SuiteError> {
+    let run = TokenRun::new(SUITE, options.run.clone());
+    let mut rng = run.rng("subjects");
     for step in &options.steps {
-        let mut injected = Vec::new();
+        let mut faults = Vec::new();
         for (node, offset) in [(issuer, step.issuer), (validator, step.validator)] {
             if offset != ClockOffset::ZERO {
-                node.clock()
-                    .set_offset(offset)
-                    .await
-                    .map_err(|e| err("set a node's clock", e))?;
-                injected.push(Fault::ClockOffset {
-                    target: node.name().into(),
-                    offset,
-                });
+                faults.push(run.inject(OffsetClock::new(node, offset)).await?);
             }
-        }
-        for f in &injected {
-            faults.push(rec.fault_event(FaultAction::Inject, f));
         }
         let mut skew = step.issuer.minus(step.validator);
         let half = options.fresh_per_step / 2;
         for _ in 0..half {
-            fresh(system, &rec, step, skew, &mut rng).await?;
+            fresh(system, &run, step, skew, &mut rng).await?;
         }
         if let Some(by) = step.issuer_jump {
-            issuer
-                .clock()
-                .jump_by(by)
-                .await
-                .map_err(|e| err("jump the issuer's clock", e))?;
-            let jump = Fault::ClockJump {
-                target: issuer.name().into(),
-                by,
-            };
-            faults.push(rec.fault_event(FaultAction::Inject, &jump));
-            injected.push(jump);
+            faults.push(run.inject(JumpClock::new(issuer, by)).await?);
             skew = skew.plus(by);
         }
         let mut expiring = Vec::new();
@@ -141,87 +121,62 @@ pub async fn check<S: TokenSystem>(
             let issued_at = Instant::now();
             match system.issue(&sub, options.expired_ttl).await {
                 Ok(token) => expiring.push((token, issued_at)),
-                Err(e) => record_issue_failure(&rec, TokenOp::Expired, step, skew, e)?,
+                // The probe could not even start: recorded as what the issuer said.
+                Err(e) => {
+                    run.call(0, TokenOp::Expired, Probe::new(&step.name, skew), async {
+                        Err(e)
+                    })
+                    .await?;
+                }
             }
         }
         for _ in half..options.fresh_per_step {
-            fresh(system, &rec, step, skew, &mut rng).await?;
+            fresh(system, &run, step, skew, &mut rng).await?;
         }
         for (token, issued_at) in expiring {
             let due = issued_at + options.expired_used_after;
             tokio::time::sleep_until(due.into()).await;
-            let op = rec
-                .invoke(0, TokenOp::Expired, Probe::new(&step.name, skew))
-                .map_err(|e| err("record a probe", e))?;
-            complete(op, system.call(&token).await, step, skew)?;
+            let base = Probe::new(&step.name, skew);
+            run.call(0, TokenOp::Expired, base.clone(), async {
+                answered(base, system.call(&token).await)
+            })
+            .await?;
         }
-        for node in [issuer, validator] {
-            node.clock()
-                .reset()
-                .await
-                .map_err(|e| err("reset a node's clock", e))?;
-        }
-        for f in &injected {
-            faults.push(rec.fault_event(FaultAction::Heal, f));
+        // Healed last-injected first: each heal puts the node's clock back on the real time.
+        while let Some(f) = faults.pop() {
+            f.heal().await?;
         }
     }
-    let history = rec.snapshot();
-    let checks = vec![check_safe(&TokenChecker::default(), &history)];
-    SuiteRun::new(SUITE, variant, options.seed, faults, &history, 1, checks)
-        .map_err(|e| err("serialise the history", e))
+    Ok(run.finish(&[&TokenChecker::default()]))
 }
 
 async fn fresh<S: TokenSystem>(
     system: &S,
-    rec: &Rec,
+    run: &TokenRun,
     step: &Step,
     skew: ClockOffset,
     rng: &mut ChaCha8Rng,
 ) -> Result<(), SuiteError> {
     let sub: String = Username().fake_with_rng(rng);
-    let op = rec
-        .invoke(0, TokenOp::Fresh, Probe::new(&step.name, skew))
-        .map_err(|e| err("record a probe", e))?;
-    let outcome = match system.issue(&sub, Duration::from_secs(60)).await {
-        Ok(token) => system.call(&token).await,
-        Err(e) => Err(e),
-    };
-    complete(op, outcome, step, skew)
-}
-
-fn complete(
-    op: shakedown::history::Pending<TokenOp, Probe>,
-    outcome: Result<super::CallOutcome, ClientError>,
-    step: &Step,
-    skew: ClockOffset,
-) -> Result<(), SuiteError> {
     let base = Probe::new(&step.name, skew);
-    match outcome {
-        Ok(o) => op.ok(
-            Probe {
-                accepted: Some(o.accepted),
-                reason: o.reason,
-                skew_reported: o.skew_reported,
-                ..base
-            },
-            None,
-        ),
-        Err(ClientError::Failed(e)) => op.fail(base, e),
-        Err(ClientError::Unknown(e)) => op.info(base, e),
-    }
-    .map(|_| ())
-    .map_err(|e| err("record a probe", e))
+    run.call(0, TokenOp::Fresh, base.clone(), async {
+        let token = system.issue(&sub, Duration::from_secs(60)).await?;
+        answered(base, system.call(&token).await)
+    })
+    .await?;
+    Ok(())
 }
 
-fn record_issue_failure(
-    rec: &Rec,
-    f: TokenOp,
-    step: &Step,
-    skew: ClockOffset,
-    e: ClientError,
-) -> Result<(), SuiteError> {
-    let op = rec
-        .invoke(0, f, Probe::new(&step.name, skew))
-        .map_err(|e| err("record a probe", e))?;
-    complete(op, Err(e), step, skew)
+/// The probe's completion from the API's answer.
+fn answered(
+    base: Probe,
+    outcome: Result<super::CallOutcome, ClientError>,
+) -> Result<Done<Probe>, ClientError> {
+    let o = outcome?;
+    Ok(Done::new(Probe {
+        accepted: Some(o.accepted),
+        reason: o.reason,
+        skew_reported: o.skew_reported,
+        ..base
+    }))
 }

@@ -77,11 +77,7 @@ impl ProfileService for HttpProfiles {
     type Session = HttpSession;
 
     async fn session(&self) -> Result<HttpSession, ClientError> {
-        let http = reqwest::Client::builder()
-            .cookie_store(true)
-            .timeout(self.timeout)
-            .build()
-            .map_err(|e| ClientError::Failed(format!("build HTTP client: {e}")))?;
+        let http = crate::http::client(self.timeout, true)?;
         Ok(HttpSession {
             http,
             base: self.base.clone(),

@@ -13,7 +13,7 @@
 //!   the primary.
 //!
 //! To run it against your own service, implement [`ProfileService`] for a client of it and call
-//! [`check`] with a [`PgCluster`](shakedown_fixtures::PgCluster) your service uses.
+//! [`run_against`] with the [`PgCluster`](shakedown_fixtures::PgCluster) your service uses.
 
 mod client;
 pub mod service;
@@ -21,5 +21,5 @@ mod suite;
 mod workload;
 
 pub use client::{ClientError, HttpProfiles, HttpSession, Profile, ProfileService, ProfileSession};
-pub use suite::ReplicaLagSuite;
-pub use workload::{check, Options, SCHEMA};
+pub use suite::{reference, SUITE};
+pub use workload::{run_against, Options, SCHEMA};

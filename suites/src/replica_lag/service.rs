@@ -17,19 +17,11 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use tokio_postgres::Client;
 
 use super::Profile;
-
-/// Which behaviour the service has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Mode {
-    /// Reads from the replica, always.
-    Naive,
-    /// Read-your-writes by WAL position.
-    Hardened,
-}
+use crate::reference::kit::{self, Mode};
 
 #[derive(Debug, Parser)]
 #[command(name = "shakedown reference profiles")]
@@ -58,19 +50,18 @@ struct App {
 
 /// Parses the arguments and serves until the process is stopped.
 pub async fn serve(args: Vec<String>) -> Result<(), String> {
-    let args = Args::try_parse_from(std::iter::once("profiles".to_string()).chain(args))
-        .map_err(|e| e.to_string())?;
+    let args: Args = kit::parse_args("profiles", args)?;
     let app = Arc::new(App {
         mode: args.variant,
-        primary: crate::reference::connect_pg(&args.primary).await?,
-        replica: crate::reference::connect_pg(&args.replica).await?,
+        primary: kit::connect_pg(&args.primary).await?,
+        replica: kit::connect_pg(&args.replica).await?,
         read_wait: Duration::from_millis(args.read_wait_ms),
     });
     let router = Router::new()
         .route("/profiles/{id}", get(load).put(save))
         .route("/health", get(|| async { "ok" }))
         .with_state(app);
-    crate::reference::serve_http("profiles service", args.variant, args.listen, router).await
+    kit::serve_http("profiles service", args.variant, args.listen, router).await
 }
 
 async fn save(
@@ -98,7 +89,7 @@ async fn save(
         )
         .await;
     if let Err(e) = res {
-        return crate::reference::internal_error(e);
+        return kit::internal_error(e);
     }
     match app.mode {
         Mode::Naive => StatusCode::NO_CONTENT.into_response(),
@@ -110,7 +101,7 @@ async fn save(
                 .await
             {
                 Ok(row) => row.get(0),
-                Err(e) => return crate::reference::internal_error(e),
+                Err(e) => return kit::internal_error(e),
             };
             let cookie = format!("rw_lsn={lsn}; Path=/; HttpOnly; SameSite=Lax");
             let mut resp = StatusCode::NO_CONTENT.into_response();
@@ -168,7 +159,7 @@ async fn load(State(app): State<Arc<App>>, Path(id): Path<String>, headers: Head
         (Mode::Naive, _) | (Mode::Hardened, None) => false,
         (Mode::Hardened, Some(lsn)) => match replica_has(&app.replica, &lsn, app.read_wait).await {
             Ok(caught_up) => !caught_up,
-            Err(e) => return crate::reference::internal_error(e),
+            Err(e) => return kit::internal_error(e),
         },
     };
     let (db, served_by) = if use_primary {
@@ -184,7 +175,7 @@ async fn load(State(app): State<Arc<App>>, Path(id): Path<String>, headers: Head
         .await
     {
         Ok(r) => r,
-        Err(e) => return crate::reference::internal_error(e),
+        Err(e) => return kit::internal_error(e),
     };
     let served = [("x-served-by", served_by)];
     match row {

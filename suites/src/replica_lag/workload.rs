@@ -5,16 +5,15 @@ use fake::faker::lorem::en::Sentence;
 use fake::faker::name::en::Name;
 use fake::Fake;
 use futures::future::try_join_all;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use shakedown::checker::{check_safe, ReadYourWritesChecker, RegisterOp, RegisterValue};
-use shakedown::history::Recorder;
-use shakedown::{Fault, FaultAction, SuiteError, SuiteRun, Variant};
+use shakedown::checker::{ReadYourWritesChecker, RegisterOp, RegisterValue};
+use shakedown::history::Done;
+use shakedown::{Run, RunOptions, SuiteError, SuiteRun};
+use shakedown_fixtures::postgres::{ApplyDelay, ReplayPause};
 use shakedown_fixtures::PgCluster;
 
-use super::{ClientError, Profile, ProfileService, ProfileSession};
+use super::{Profile, ProfileService, ProfileSession};
 
-const SUITE: &str = "replica_lag";
+pub(super) const SUITE: &str = "replica_lag";
 
 /// The table the reference service uses; put it in the cluster's template.
 pub const SCHEMA: &str = "CREATE TABLE profiles (
@@ -28,8 +27,8 @@ pub const SCHEMA: &str = "CREATE TABLE profiles (
 /// How the suite runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
-    /// Drives the fake profiles.
-    pub seed: u64,
+    /// Seed, variant label, call timeout.
+    pub run: RunOptions,
     /// Concurrent user sessions.
     pub sessions: u64,
     /// Profiles each session saves per fault phase (each saved twice, each save read back).
@@ -44,7 +43,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            seed: 1,
+            run: RunOptions::default(),
             sessions: 4,
             profiles_per_session: 3,
             apply_delay: Duration::from_secs(3),
@@ -53,11 +52,7 @@ impl Default for Options {
     }
 }
 
-type Rec = Recorder<RegisterOp, RegisterValue>;
-
-fn err(step: &str, e: impl std::error::Error + Send + Sync + 'static) -> SuiteError {
-    SuiteError::new(SUITE, step, e)
-}
+type ProfileRun = Run<RegisterOp, RegisterValue>;
 
 /// Runs the replica-lag workload against `service`, whose reads go to `cluster`'s replica
 /// `options.replica`, and judges it.
@@ -66,12 +61,19 @@ fn err(step: &str, e: impl std::error::Error + Send + Sync + 'static) -> SuiteEr
 /// its replay is paused. In each, every session saves each of its profiles, reads it back at once,
 /// saves a new version and reads it back again. A read that does not return the session's own
 /// last write is a stale read.
-pub async fn check<S: ProfileService>(
+///
+/// ```no_run
+/// # async fn demo(my_service: shakedown_suites::replica_lag::HttpProfiles, pg: shakedown_fixtures::PgCluster) -> Result<(), shakedown::SuiteError> {
+/// use shakedown_suites::replica_lag::{run_against, Options};
+/// let run = run_against(&my_service, &pg, &Options::default()).await?;
+/// assert_eq!(run.report.anomaly("stale_read_after_own_write").unwrap(), 0);
+/// # Ok(()) }
+/// ```
+pub async fn run_against<S: ProfileService>(
     service: &S,
     cluster: &PgCluster,
     options: &Options,
-    variant: Variant,
-) -> Result<SuiteRun, SuiteError> {
+) -> Result<SuiteRun<RegisterOp, RegisterValue>, SuiteError> {
     if options.replica >= cluster.replicas().len() {
         return Err(SuiteError::new(
             SUITE,
@@ -83,75 +85,34 @@ pub async fn check<S: ProfileService>(
             ),
         ));
     }
-    let replica = cluster.replica(options.replica);
-    let target = replica.name().to_string();
-    let rec = Rec::new();
-    let mut faults = Vec::new();
+    let run = ProfileRun::new(SUITE, options.run.clone());
 
-    let delay = Fault::ReplicaApplyDelay {
-        target: target.clone(),
-        delay: options.apply_delay,
-    };
-    replica
-        .set_lag(options.apply_delay)
-        .await
-        .map_err(|e| err("inject the apply delay", e))?;
-    faults.push(rec.fault_event(FaultAction::Inject, &delay));
-    phase(service, &rec, options, 0).await?;
-    replica
-        .set_lag(Duration::ZERO)
-        .await
-        .map_err(|e| err("heal the apply delay", e))?;
-    cluster
-        .wait_until_caught_up(options.apply_delay + Duration::from_secs(30))
-        .await
-        .map_err(|e| err("let the replica catch up", e))?;
-    faults.push(rec.fault_event(FaultAction::Heal, &delay));
+    let lag = run
+        .inject(ApplyDelay::new(cluster, options.replica, options.apply_delay))
+        .await?;
+    phase(service, &run, options, 0).await?;
+    lag.heal().await?;
 
-    let paused = Fault::ReplayPaused { target };
-    replica
-        .pause_replay()
-        .await
-        .map_err(|e| err("pause replay", e))?;
-    faults.push(rec.fault_event(FaultAction::Inject, &paused));
-    phase(service, &rec, options, 1).await?;
-    replica
-        .resume_replay()
-        .await
-        .map_err(|e| err("resume replay", e))?;
-    cluster
-        .wait_until_caught_up(Duration::from_secs(30))
-        .await
-        .map_err(|e| err("let the replica catch up", e))?;
-    faults.push(rec.fault_event(FaultAction::Heal, &paused));
+    let paused = run.inject(ReplayPause::new(cluster, options.replica)).await?;
+    phase(service, &run, options, 1).await?;
+    paused.heal().await?;
 
-    let history = rec.snapshot();
-    let checks = vec![check_safe(&ReadYourWritesChecker, &history)];
-    SuiteRun::new(
-        SUITE,
-        variant,
-        options.seed,
-        faults,
-        &history,
-        options.sessions,
-        checks,
-    )
-    .map_err(|e| err("serialise the history", e))
+    Ok(run.finish(&[&ReadYourWritesChecker]))
 }
 
 async fn phase<S: ProfileService>(
     service: &S,
-    rec: &Rec,
+    run: &ProfileRun,
     options: &Options,
     phase: u64,
 ) -> Result<(), SuiteError> {
-    try_join_all((0..options.sessions).map(|s| session(service, rec, options, phase, s))).await?;
+    try_join_all((0..options.sessions).map(|s| session(service, run, options, phase, s))).await?;
     Ok(())
 }
 
 async fn session<S: ProfileService>(
     service: &S,
-    rec: &Rec,
+    run: &ProfileRun,
     options: &Options,
     phase: u64,
     process: u64,
@@ -159,9 +120,9 @@ async fn session<S: ProfileService>(
     let mut user = service
         .session()
         .await
-        .map_err(|e| err("open a session", e))?;
-    // One generator per (seed, phase, session): the data does not depend on scheduling.
-    let mut rng = ChaCha8Rng::seed_from_u64(options.seed ^ (phase << 32) ^ process);
+        .map_err(|e| run.error("open a session", e))?;
+    // One stream per (phase, session): the data does not depend on scheduling.
+    let mut rng = run.rng(&format!("profiles/{phase}/{process}"));
     for n in 0..options.profiles_per_session {
         let id = format!("p{phase}-s{process}-{n}");
         for version in 1..=2 {
@@ -172,30 +133,23 @@ async fn session<S: ProfileService>(
                 bio: Sentence(3..8).fake_with_rng(&mut rng),
                 version,
             };
-            let op = rec
-                .invoke(
-                    process,
-                    RegisterOp::Write,
-                    RegisterValue::new(&id, Some(version)),
-                )
-                .map_err(|e| err("record a write", e))?;
-            let value = RegisterValue::new(&id, Some(version));
-            match user.save(&profile).await {
-                Ok(()) => op.ok(value, Some("primary".into())),
-                Err(ClientError::Failed(e)) => op.fail(value, e),
-                Err(ClientError::Unknown(e)) => op.info(value, e),
-            }
-            .map_err(|e| err("record a write", e))?;
-
-            let op = rec
-                .invoke(process, RegisterOp::Read, RegisterValue::new(&id, None))
-                .map_err(|e| err("record a read", e))?;
-            match user.load(&id).await {
-                Ok((p, node)) => op.ok(RegisterValue::new(&id, p.map(|p| p.version)), node),
-                Err(ClientError::Failed(e)) => op.fail(RegisterValue::new(&id, None), e),
-                Err(ClientError::Unknown(e)) => op.info(RegisterValue::new(&id, None), e),
-            }
-            .map_err(|e| err("record a read", e))?;
+            let written = RegisterValue::new(&id, Some(version));
+            run.call(process, RegisterOp::Write, written.clone(), async {
+                user.save(&profile).await?;
+                Ok(Done::new(written.clone()).served_by("primary"))
+            })
+            .await?;
+            run.call(
+                process,
+                RegisterOp::Read,
+                RegisterValue::new(&id, None),
+                async {
+                    let (p, node) = user.load(&id).await?;
+                    Ok(Done::new(RegisterValue::new(&id, p.map(|p| p.version)))
+                        .served_by_maybe(node))
+                },
+            )
+            .await?;
         }
     }
     Ok(())

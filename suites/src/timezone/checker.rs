@@ -5,11 +5,11 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
-use shakedown::checker::{CheckResult, Checker, Count};
+use shakedown::checker::{CheckResult, Checker};
+use shakedown::fault::Timeline;
 use shakedown::history::{History, OpKind};
 use shakedown_fixtures::tenants::Tenant;
 
-use super::service::CHARGE_AT;
 
 /// An operation on the billing system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -42,6 +42,10 @@ pub enum BillingValue {
         count: Option<u64>,
     },
 }
+
+/// When billing is due: 09:00 on each of the tenant's local days. The suite's contract; the
+/// reference scheduler implements it.
+pub const CHARGE_AT: jiff::civil::Time = jiff::civil::Time::constant(9, 0, 0, 0);
 
 /// The simulated time the scheduler's clock walked through, in steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +131,7 @@ fn day_length_is_24h(day: Date, tz: &TimeZone) -> bool {
 /// ```
 /// use std::time::Duration;
 /// use shakedown::checker::Checker;
+/// use shakedown::fault::Timeline;
 /// use shakedown::history::{build::*, History};
 /// use shakedown_fixtures::tenants::Tenant;
 /// use shakedown_suites::timezone::{BillingOp, BillingValue, TimezoneChecker, Window};
@@ -138,9 +143,9 @@ fn day_length_is_24h(day: Date, tz: &TimeZone) -> bool {
 /// let tick = BillingValue::Tick { at_unix_s: start.as_second(), charged: vec![] };
 /// invoke(&mut h, 0, BillingOp::Tick, tick.clone());
 /// ok(&mut h, 0, BillingValue::Tick { at_unix_s: start.as_second(), charged: vec!["t0".into()] });
-/// let r = TimezoneChecker::new(vec![tenant], window).check(&h);
-/// assert_eq!(r.anomaly("charge_at_wrong_local_time"), 0); // 09:00 in Tokyo
-/// assert_eq!(r.anomaly("charge_missed"), 0);
+/// let r = TimezoneChecker::new(vec![tenant], window).check(&h, &Timeline::default());
+/// assert_eq!(r.anomaly("charge_at_wrong_local_time"), Some(0)); // 09:00 in Tokyo
+/// assert_eq!(r.anomaly("charge_missed"), Some(0));
 /// ```
 #[derive(Debug, Clone)]
 pub struct TimezoneChecker {
@@ -160,7 +165,7 @@ impl Checker<BillingOp, BillingValue> for TimezoneChecker {
         "charges_by_tenant_local_day"
     }
 
-    fn check(&self, history: &History<BillingOp, BillingValue>) -> CheckResult {
+    fn check(&self, history: &History<BillingOp, BillingValue>, _: &Timeline) -> CheckResult {
         let zones: BTreeMap<&str, TimeZone> = self
             .tenants
             .iter()
@@ -229,28 +234,17 @@ impl Checker<BillingOp, BillingValue> for TimezoneChecker {
                 .unwrap_or(0);
             wrong_rows += n.abs_diff(truth);
         }
-        CheckResult::from_anomalies(
-            self.name(),
-            BTreeMap::from([
-                (
-                    "charge_at_wrong_local_time".to_string(),
-                    Count::Exact(wrong_time),
-                ),
-                ("charge_missed".to_string(), Count::Exact(missed)),
-                ("charge_doubled".to_string(), Count::Exact(doubled)),
-                (
-                    "report_rows_in_wrong_day".to_string(),
-                    Count::Exact(wrong_rows),
-                ),
-            ]),
-            BTreeMap::from([
-                ("charges_seen".to_string(), charges),
-                ("tenant_days_judged".to_string(), judged),
-                ("dst_change_days_judged".to_string(), dst_days.len() as u64),
-                ("reports_checked".to_string(), reports),
-                ("calls_failed".to_string(), failed),
-            ]),
-        )
+        CheckResult::builder(self.name())
+            .anomaly("charge_at_wrong_local_time", wrong_time)
+            .anomaly("charge_missed", missed)
+            .anomaly("charge_doubled", doubled)
+            .anomaly("report_rows_in_wrong_day", wrong_rows)
+            .counted("charges_seen", charges)
+            .counted("tenant_days_judged", judged)
+            .counted("dst_change_days_judged", dst_days.len() as u64)
+            .counted("reports_checked", reports)
+            .counted("calls_failed", failed)
+            .build()
     }
 }
 
@@ -335,7 +329,7 @@ mod tests {
         tick(&mut h, "2026-03-08T13:00:00Z", &["ny"]); // 09:00 EDT, the day of the change
         tick(&mut h, "2026-03-09T13:00:00Z", &["ny"]);
         report(&mut h, "ny", "2026-03-08", 1);
-        let r = TimezoneChecker::new(vec![tenant("ny", "America/New_York")], window()).check(&h);
+        let r = TimezoneChecker::new(vec![tenant("ny", "America/New_York")], window()).check(&h, &Timeline::default());
         assert_eq!(r.validity, Validity::Valid, "{r:?}");
         assert_eq!(r.counted["dst_change_days_judged"], 1);
     }
@@ -349,11 +343,11 @@ mod tests {
                                                        // nothing on the 9th
         report(&mut h, "ny", "2026-03-08", 1); // left one out
         report(&mut h, "ny", "2026-03-09", 1); // counted one that is not there
-        let r = TimezoneChecker::new(vec![tenant("ny", "America/New_York")], window()).check(&h);
-        assert_eq!(r.anomaly("charge_at_wrong_local_time"), 2);
-        assert_eq!(r.anomaly("charge_doubled"), 1);
-        assert_eq!(r.anomaly("charge_missed"), 1);
-        assert_eq!(r.anomaly("report_rows_in_wrong_day"), 2);
+        let r = TimezoneChecker::new(vec![tenant("ny", "America/New_York")], window()).check(&h, &Timeline::default());
+        assert_eq!(r.anomaly("charge_at_wrong_local_time"), Some(2));
+        assert_eq!(r.anomaly("charge_doubled"), Some(1));
+        assert_eq!(r.anomaly("charge_missed"), Some(1));
+        assert_eq!(r.anomaly("report_rows_in_wrong_day"), Some(2));
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub trait BillingSystem: Send + Sync {
 /// # async fn demo() -> Result<(), shakedown_suites::timezone::ClientError> {
 /// use shakedown_suites::timezone::{BillingSystem, HttpBilling};
 ///
-/// let billing = HttpBilling::new("http://127.0.0.1:8080");
+/// let billing = HttpBilling::new("http://127.0.0.1:8080")?;
 /// let charged = billing.tick().await?;
 /// let n = billing.report("t0", jiff::civil::date(2026, 3, 8)).await?;
 /// # Ok(()) }
@@ -43,15 +43,12 @@ pub struct HttpBilling {
 }
 
 impl HttpBilling {
-    /// A client of the service at `base` (`http://host:port`).
-    pub fn new(base: impl Into<String>) -> Self {
-        HttpBilling {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap_or_default(),
+    /// A client of the service at `base` (`http://host:port`), with a 10 s timeout per request.
+    pub fn new(base: impl Into<String>) -> Result<Self, ClientError> {
+        Ok(HttpBilling {
+            http: crate::http::client(Duration::from_secs(10), false)?,
             base: base.into().trim_end_matches('/').to_string(),
-        }
+        })
     }
 }
 

@@ -17,7 +17,7 @@
 //!   of 09:00, once per local day), and reports over `[local midnight, next local midnight)`.
 //!
 //! To run it against your own scheduler, implement [`BillingSystem`] for a client of it and call
-//! [`check`] with the nodes whose clocks to move.
+//! [`run_against`] with the nodes whose clocks to move.
 
 mod checker;
 mod client;
@@ -27,5 +27,5 @@ mod workload;
 
 pub use checker::{BillingOp, BillingValue, TimezoneChecker, Window};
 pub use client::{BillingSystem, ClientError, HttpBilling};
-pub use suite::TimezoneSuite;
-pub use workload::{check, tenants, Options, SCHEMA};
+pub use suite::{reference, SUITE};
+pub use workload::{run_against, tenants, Clocks, Options, SCHEMA};

@@ -24,7 +24,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan, Zoned};
@@ -32,17 +32,10 @@ use shakedown_fixtures::tenants::Tenant;
 use tokio::sync::Mutex;
 use tokio_postgres::Client;
 
-/// Which behaviour the service has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Mode {
-    /// Server time, timestamps without zone.
-    Naive,
-    /// Tenant zones, UTC storage, DST-aware.
-    Hardened,
-}
+use crate::reference::kit::{self, Mode};
 
 /// The local time every tenant is charged at.
-pub const CHARGE_AT: Time = Time::constant(9, 0, 0, 0);
+pub const CHARGE_AT: Time = super::checker::CHARGE_AT;
 /// How late after [`CHARGE_AT`] the hardened scheduler still charges a day.
 pub const GRACE: Duration = Duration::from_secs(3600);
 
@@ -70,11 +63,10 @@ struct App {
 
 /// Parses the arguments and serves until the process is stopped.
 pub async fn serve(args: Vec<String>) -> Result<(), String> {
-    let args = Args::try_parse_from(std::iter::once("billing".to_string()).chain(args))
-        .map_err(|e| e.to_string())?;
+    let args: Args = kit::parse_args("billing", args)?;
     let app = Arc::new(App {
         mode: args.variant,
-        db: crate::reference::connect_pg(&args.db).await?,
+        db: kit::connect_pg(&args.db).await?,
         pass: Mutex::new(()),
     });
     if args.tick_ms > 0 {
@@ -94,7 +86,7 @@ pub async fn serve(args: Vec<String>) -> Result<(), String> {
         .route("/tick", post(tick))
         .route("/reports/{tenant}/{day}", get(report))
         .with_state(app);
-    crate::reference::serve_http("billing service", args.variant, args.listen, router).await
+    kit::serve_http("billing service", args.variant, args.listen, router).await
 }
 
 async fn add_tenant(State(app): State<Arc<App>>, Json(t): Json<Tenant>) -> Response {
@@ -115,14 +107,14 @@ async fn add_tenant(State(app): State<Arc<App>>, Json(t): Json<Tenant>) -> Respo
         .await
     {
         Ok(_) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => crate::reference::internal_error(e),
+        Err(e) => kit::internal_error(e),
     }
 }
 
 async fn tick(State(app): State<Arc<App>>) -> Response {
     match pass(&app).await {
         Ok(charged) => Json(serde_json::json!({ "charged": charged })).into_response(),
-        Err(e) => crate::reference::internal_error(e),
+        Err(e) => kit::internal_error(e),
     }
 }
 
@@ -225,7 +217,7 @@ async fn report(
             {
                 Ok(Some(r)) => r.get::<_, String>(0),
                 Ok(None) => return (StatusCode::NOT_FOUND, "no such tenant").into_response(),
-                Err(e) => return crate::reference::internal_error(e),
+                Err(e) => return kit::internal_error(e),
             };
             let window = TimeZone::get(&zone).and_then(|tz| {
                 let from = date.to_zoned(tz.clone())?.timestamp();
@@ -233,7 +225,7 @@ async fn report(
                 Ok((from.to_string(), to.to_string()))
             });
             let Ok((from, to)) = window else {
-                return crate::reference::internal_error(format!(
+                return kit::internal_error(format!(
                     "tenant {tenant}: bad zone `{zone}`"
                 ));
             };
@@ -250,6 +242,6 @@ async fn report(
         Ok(row) => {
             Json(serde_json::json!({ "charges": row.get::<_, i64>(0).max(0) })).into_response()
         }
-        Err(e) => crate::reference::internal_error(e),
+        Err(e) => kit::internal_error(e),
     }
 }

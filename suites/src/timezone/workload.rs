@@ -3,15 +3,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures::future::try_join_all;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
-use shakedown::checker::check_safe;
-use shakedown::history::Recorder;
-use shakedown::{Fault, FaultAction, FaultEvent, Node, SuiteError, SuiteRun, Variant};
+use shakedown::fault::nemeses::WalkClock;
+use shakedown::history::Done;
+use shakedown::{Fault, Node, Run, RunOptions, SuiteError, SuiteRun};
 use shakedown_fixtures::tenants::{fake_tenants, Tenant, TENANT_ZONES};
 
 use super::checker::judged_days;
-use super::{BillingOp, BillingSystem, BillingValue, ClientError, TimezoneChecker, Window};
+use super::{BillingOp, BillingSystem, BillingValue, TimezoneChecker, Window};
 
-const SUITE: &str = "timezone";
+pub(super) const SUITE: &str = "timezone";
 
 /// The tables the reference service uses; put them in the database's template.
 pub const SCHEMA: &str = "
@@ -34,8 +34,8 @@ CREATE TABLE charges (
 /// How the suite runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
-    /// Drives the fake tenants.
-    pub seed: u64,
+    /// Seed (drives the fake tenants), variant label, call timeout.
+    pub run: RunOptions,
     /// How many tenants (zones are dealt from [`TENANT_ZONES`]).
     pub tenants: usize,
     /// The simulated time the clocks walk through.
@@ -50,7 +50,7 @@ impl Default for Options {
     fn default() -> Self {
         let ts = |s: &str| s.parse::<Timestamp>().expect("a valid constant instant");
         Options {
-            seed: 1,
+            run: RunOptions::default(),
             tenants: TENANT_ZONES.len(),
             // Three days across the US spring-forward of 2026-03-08, in 30-minute steps.
             window: Window {
@@ -64,11 +64,7 @@ impl Default for Options {
     }
 }
 
-type Rec = Recorder<BillingOp, BillingValue>;
-
-fn err(step: &str, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> SuiteError {
-    SuiteError::new(SUITE, step, e)
-}
+type BillingRun = Run<BillingOp, BillingValue>;
 
 fn system_time(t: Timestamp) -> SystemTime {
     let ns = t.as_nanosecond();
@@ -79,108 +75,103 @@ fn system_time(t: Timestamp) -> SystemTime {
     }
 }
 
+/// Where the suite moves clocks: every node in `clocks` (started with a fake clock: the
+/// scheduler, and the database if it stamps rows) walks through the window; `zones` lists the
+/// time zones the nodes run in (`(node, zone)`), for the timeline.
+#[derive(Debug, Clone, Copy)]
+pub struct Clocks<'a> {
+    /// The nodes whose wall clocks walk.
+    pub nodes: &'a [&'a Node],
+    /// The zones the nodes run in, as `(node, IANA zone)`.
+    pub zones: &'a [(String, String)],
+}
+
 /// Runs the timezone workload against `system`: registers seeded tenants, walks the wall clock
-/// of every node in `clocks` (started with a fake clock: the scheduler, and the database if it
-/// stamps rows) through `options.window`, runs one scheduler pass per step, then reads every
-/// tenant's daily reports, and judges it. `zones` lists the time zones the nodes run in, for the
-/// report (`(node, zone)`).
-pub async fn check<S: BillingSystem>(
+/// of every node in `clocks` through `options.window`, runs one scheduler pass per step, then
+/// reads every tenant's daily reports, and judges it.
+///
+/// ```no_run
+/// # async fn demo(billing: shakedown_suites::timezone::HttpBilling, scheduler: shakedown::Node) -> Result<(), shakedown::SuiteError> {
+/// use shakedown_suites::timezone::{run_against, Clocks, Options};
+/// let zones = [("scheduler".to_string(), "Asia/Tokyo".to_string())];
+/// let clocks = Clocks { nodes: &[&scheduler], zones: &zones };
+/// let run = run_against(&billing, clocks, &Options::default()).await?;
+/// assert_eq!(run.report.anomaly("charge_doubled").unwrap(), 0);
+/// # Ok(()) }
+/// ```
+pub async fn run_against<S: BillingSystem>(
     system: &S,
-    clocks: &[&Node],
-    zones: &[(String, String)],
+    clocks: Clocks<'_>,
     options: &Options,
-    variant: Variant,
-) -> Result<SuiteRun, SuiteError> {
-    let tenants = fake_tenants(options.seed, options.tenants);
+) -> Result<SuiteRun<BillingOp, BillingValue>, SuiteError> {
+    let run = BillingRun::new(SUITE, options.run.clone());
+    let tenants = tenants(options);
     for t in &tenants {
         system
             .add_tenant(t)
             .await
-            .map_err(|e| err(&format!("register tenant {}", t.id), e))?;
+            .map_err(|e| run.error(format!("register tenant {}", t.id), e))?;
     }
-    let rec = Rec::new();
-    let mut faults: Vec<FaultEvent> = Vec::new();
-    let mut standing = Vec::new();
-    for (target, zone) in zones {
-        standing.push(Fault::Timezone {
+    for (target, zone) in clocks.zones {
+        run.standing(Fault::Timezone {
             target: target.clone(),
             zone: zone.clone(),
         });
     }
-    for node in clocks {
-        standing.push(Fault::ClockSet {
-            target: node.name().into(),
-            to_unix_ms: options.window.start.as_millisecond(),
-        });
+    let (from, until) = (
+        system_time(options.window.start),
+        system_time(options.window.end),
+    );
+    let mut walks = Vec::new();
+    for node in clocks.nodes {
+        let walk = WalkClock::new(node, from, until, options.window.step)
+            .map_err(|e| run.error("plan the clock walk", e))?;
+        walks.push(run.inject(walk).await?);
     }
-    for f in &standing {
-        faults.push(rec.fault_event(FaultAction::Inject, f));
-    }
-    for at in options.window.instants() {
-        try_join_all(clocks.iter().map(|n| n.clock().jump_to(system_time(at))))
-            .await
-            .map_err(|e| err("move the clocks", e))?;
+    for (i, at) in options.window.instants().into_iter().enumerate() {
+        if i > 0 {
+            let stepped = try_join_all(walks.iter_mut().map(|w| w.step())).await?;
+            if stepped.contains(&false) {
+                return Err(run.error(
+                    "walk the clocks",
+                    "a clock walk ended before the window did",
+                ));
+            }
+        }
         let at_unix_s = at.as_second();
-        let op = rec
-            .invoke(
-                0,
-                BillingOp::Tick,
-                BillingValue::Tick {
-                    at_unix_s,
-                    charged: vec![],
-                },
-            )
-            .map_err(|e| err("record a pass", e))?;
-        let empty = BillingValue::Tick {
+        let tick = BillingValue::Tick {
             at_unix_s,
             charged: vec![],
         };
-        match system.tick().await {
-            Ok(mut charged) => {
-                charged.sort();
-                op.ok(BillingValue::Tick { at_unix_s, charged }, None)
-            }
-            Err(ClientError::Failed(e)) => op.fail(empty, e),
-            Err(ClientError::Unknown(e)) => op.info(empty, e),
-        }
-        .map_err(|e| err("record a pass", e))?;
+        run.call(0, BillingOp::Tick, tick, async {
+            let mut charged = system.tick().await?;
+            charged.sort();
+            Ok(Done::new(BillingValue::Tick { at_unix_s, charged }))
+        })
+        .await?;
     }
-    for node in clocks {
-        node.clock()
-            .reset()
-            .await
-            .map_err(|e| err("reset a clock", e))?;
-    }
-    for f in &standing {
-        faults.push(rec.fault_event(FaultAction::Heal, f));
+    for w in walks {
+        w.heal().await?;
     }
     for t in &tenants {
-        let tz = TimeZone::get(&t.zone).map_err(|e| err("load a tenant's zone", e))?;
+        let tz = TimeZone::get(&t.zone).map_err(|e| run.error("load a tenant's zone", e))?;
         for day in judged_days(&tz, &options.window) {
             let value = |count| BillingValue::Report {
                 tenant: t.id.clone(),
                 day: day.to_string(),
                 count,
             };
-            let op = rec
-                .invoke(1, BillingOp::Report, value(None))
-                .map_err(|e| err("record a report", e))?;
-            match system.report(&t.id, day).await {
-                Ok(n) => op.ok(value(Some(n)), None),
-                Err(ClientError::Failed(e)) => op.fail(value(None), e),
-                Err(ClientError::Unknown(e)) => op.info(value(None), e),
-            }
-            .map_err(|e| err("record a report", e))?;
+            run.call(1, BillingOp::Report, value(None), async {
+                Ok(Done::new(value(Some(system.report(&t.id, day).await?))))
+            })
+            .await?;
         }
     }
-    let history = rec.snapshot();
-    let checker = TimezoneChecker::new(tenants.clone(), options.window);
-    let checks = vec![check_safe(&checker, &history)];
-    SuiteRun::new(SUITE, variant, options.seed, faults, &history, 1, checks)
-        .map_err(|e| err("serialise the history", e))
+    let checker = TimezoneChecker::new(tenants, options.window);
+    Ok(run.finish(&[&checker]))
 }
 
-/// The tenants a run with `seed` registers.
+/// The tenants a run with these options registers.
 pub fn tenants(options: &Options) -> Vec<Tenant> {
-    fake_tenants(options.seed, options.tenants)
+    fake_tenants(options.run.seed, options.tenants)
 }

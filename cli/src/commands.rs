@@ -1,38 +1,65 @@
 use std::process::ExitCode;
 
-use super::app::{App, Command, ImagesAction, VariantArg};
-use crate::checker::Validity;
-use crate::docker::{self, SweepScope};
-use crate::image::{self, BuildPolicy};
-use crate::report::{write_run, RunArtifacts};
-use crate::suite::{RunOptions, Variant};
+use super::app::{Command, ImagesAction, VariantArg};
+use shakedown::docker::{self, SweepScope};
+use shakedown::image::{self, BuildPolicy, ImageRecipe};
+use shakedown::report::{write_run, RunArtifacts};
+use shakedown::{RunOptions, Variant};
+use shakedown_suites::reference::Launcher;
+use shakedown_suites::{Suite, SUITES};
 
-pub(crate) async fn dispatch(app: &App, command: Command) -> ExitCode {
+/// Every image any suite needs (the runtime image always: the proxy node uses it).
+fn all_images() -> Vec<ImageRecipe> {
+    images_of(SUITES.iter().copied())
+}
+
+fn images_of<'a>(suites: impl IntoIterator<Item = &'a Suite>) -> Vec<ImageRecipe> {
+    let mut out = vec![image::RUNTIME];
+    for s in suites {
+        for img in s.images {
+            if !out.contains(img) {
+                out.push(*img);
+            }
+        }
+    }
+    out
+}
+
+pub(crate) async fn dispatch(command: Command) -> ExitCode {
     match command {
         Command::List => {
-            for s in &app.suites {
-                println!("{:<16} {}", s.name(), s.about());
+            for s in SUITES {
+                println!("{:<16} {}", s.name, s.about);
             }
             ExitCode::SUCCESS
         }
-        Command::Images { action } => images(app, action).await,
-        Command::Clean { all, images } => clean(app, all, images).await,
+        Command::Images { action } => images(action).await,
+        Command::Clean { all, images } => clean(all, images).await,
         Command::Run {
             suites,
             variant,
             seed,
             out,
-        } => run(app, suites, variant, seed, out).await,
-        Command::Proxy(args) => match crate::proxy::run(args).await {
+        } => run(suites, variant, seed, out).await,
+        Command::Proxy(args) => match shakedown::proxy::run(args).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(e),
         },
         Command::Reference { service, args } => {
-            let Some(fut) = app.reference.and_then(|f| f(&service, args)) else {
-                eprintln!("error: unknown reference service `{service}`");
+            let Some(svc) = shakedown_suites::reference_service(&service) else {
+                let known: Vec<&str> = SUITES
+                    .iter()
+                    .flat_map(|s| s.services.iter())
+                    .chain(shakedown_suites::PROBES)
+                    .map(|r| r.name)
+                    .collect();
+                eprintln!(
+                    "error: unknown reference service `{service}` (known: {})",
+                    known.join(", ")
+                );
                 return ExitCode::from(2);
             };
-            match fut.await {
+            match (svc.serve)(args).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: reference service `{service}`: {e}");
@@ -48,7 +75,8 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
-async fn images(app: &App, action: ImagesAction) -> ExitCode {
+async fn images(action: ImagesAction) -> ExitCode {
+    let wanted = all_images();
     match action {
         ImagesAction::Build { force } => {
             let policy = if force {
@@ -56,9 +84,9 @@ async fn images(app: &App, action: ImagesAction) -> ExitCode {
             } else {
                 BuildPolicy::IfNeeded
             };
-            match image::ensure(&app.images, policy).await {
+            match image::ensure(&wanted, policy).await {
                 Ok(()) => {
-                    println!("all {} image(s) are current", app.images.len());
+                    println!("all {} image(s) are current", wanted.len());
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(e),
@@ -70,7 +98,7 @@ async fn images(app: &App, action: ImagesAction) -> ExitCode {
                 Err(e) => return fail(e),
             };
             let mut all_current = true;
-            for r in &app.images {
+            for r in &wanted {
                 match image::status(&docker, r).await {
                     Ok(state) => {
                         all_current &= state == image::ImageState::Current;
@@ -89,7 +117,7 @@ async fn images(app: &App, action: ImagesAction) -> ExitCode {
     }
 }
 
-async fn clean(app: &App, all: bool, images: bool) -> ExitCode {
+async fn clean(all: bool, images: bool) -> ExitCode {
     let docker = match docker::client().await {
         Ok(d) => d,
         Err(e) => return fail(e),
@@ -107,7 +135,7 @@ async fn clean(app: &App, all: bool, images: bool) -> ExitCode {
         Err(e) => return fail(e),
     }
     if images {
-        let keep: Vec<String> = app.images.iter().map(|r| r.reference()).collect();
+        let keep: Vec<String> = all_images().iter().map(|r| r.reference()).collect();
         match image::remove_other_builds(&docker, &keep).await {
             Ok(n) => println!("removed {n} image(s) built from other recipes"),
             Err(e) => return fail(e),
@@ -117,13 +145,12 @@ async fn clean(app: &App, all: bool, images: bool) -> ExitCode {
 }
 
 async fn run(
-    app: &App,
     names: Vec<String>,
     variant: VariantArg,
     seed: u64,
     out: std::path::PathBuf,
 ) -> ExitCode {
-    let known: Vec<&str> = app.suites.iter().map(|s| s.name()).collect();
+    let known: Vec<&str> = SUITES.iter().map(|s| s.name).collect();
     for n in &names {
         if !known.contains(&n.as_str()) {
             return fail(format!(
@@ -132,43 +159,35 @@ async fn run(
             ));
         }
     }
-    let selected: Vec<_> = app
-        .suites
+    let selected: Vec<&Suite> = SUITES
         .iter()
-        .filter(|s| names.is_empty() || names.iter().any(|n| n == s.name()))
+        .copied()
+        .filter(|s| names.is_empty() || names.iter().any(|n| n == s.name))
         .collect();
     let variants: &[Variant] = match variant {
         VariantArg::Naive => &[Variant::Naive],
         VariantArg::Hardened => &[Variant::Hardened],
         VariantArg::All => &[Variant::Naive, Variant::Hardened],
     };
-    let mut needed = Vec::new();
-    for s in &selected {
-        for img in s.images() {
-            if !needed.contains(&img) {
-                needed.push(img);
-            }
-        }
-    }
     eprintln!("shakedown: checking images …");
-    if let Err(e) = image::ensure(&needed, BuildPolicy::from_env()).await {
+    if let Err(e) = image::ensure(
+        &images_of(selected.iter().copied()),
+        BuildPolicy::from_env(),
+    )
+    .await
+    {
         return fail(e);
     }
-    let options = RunOptions {
-        seed,
-        progress: true,
-    };
     let mut runs = Vec::new();
     for s in &selected {
         for &v in variants {
-            eprintln!("shakedown: running {} ({v}, seed {seed}) …", s.name());
-            let expected = match v {
-                Variant::Naive => Some(Validity::Invalid),
-                Variant::Hardened => Some(Validity::Valid),
-                Variant::Custom => None,
+            eprintln!("shakedown: running {} ({v}, seed {seed}) …", s.name);
+            let options = RunOptions {
+                progress: true,
+                ..RunOptions::seeded(seed).variant(v)
             };
             let result = tokio::select! {
-                r = s.run(v, &options) => r,
+                r = s.run(options, Launcher::default()) => r,
                 _ = tokio::signal::ctrl_c() => {
                     // Dropping the run's future dropped its topology, which removed its containers.
                     // A creation in flight at that moment completes in the engine regardless:
@@ -185,19 +204,19 @@ async fn run(
             };
             let art = match result {
                 Ok(run) => RunArtifacts {
-                    suite: s.name().into(),
+                    suite: s.name.into(),
                     variant: v.to_string(),
                     report: Some(run.report),
                     history: Some(run.history),
-                    expected,
+                    expected: v.expected(),
                     error: None,
                 },
                 Err(e) => RunArtifacts {
-                    suite: s.name().into(),
+                    suite: s.name.into(),
                     variant: v.to_string(),
                     report: None,
                     history: None,
-                    expected,
+                    expected: v.expected(),
                     error: Some(e.to_string()),
                 },
             };
@@ -232,12 +251,12 @@ fn print_line(a: &RunArtifacts) {
                         .map(|(k, v)| format!("{k}={}", v.floor()))
                 })
                 .collect();
+            let expected = a.expected.map_or("-", |v| v.as_str());
             println!(
-                "{mark} {:<16} {:<9} verdict={:?} expected={:?} {}",
+                "{mark} {:<16} {:<9} verdict {} (expected {expected}) {}",
                 a.suite,
                 a.variant,
                 r.verdict,
-                a.expected,
                 anomalies.join(" ")
             );
         }

@@ -148,7 +148,7 @@ async fn panic_probe() {
 fn a_panicking_test_leaves_nothing_behind() {
     let out = std::env::temp_dir().join(format!("shakedown-panic-probe-{}", std::process::id()));
     let status = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "panic_probe", "--nocapture"])
+        .args(["--exact", "topology::panic_probe", "--nocapture"])
         .envs(HashMap::from([(PANIC_PROBE_ENV, out.to_str().unwrap())]))
         .status()
         .expect("run the probe");

@@ -11,7 +11,12 @@ use tokio_postgres::NoTls;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn containers_talk_through_the_proxy_node_and_its_toxics_apply() -> anyhow::Result<()> {
     let pg = PgCluster::builder().replicas(0).start().await?;
-    let proxy = ProxyNode::start(pg.topology(), env!("CARGO_BIN_EXE_shakedown"), &[15432]).await?;
+    let proxy = ProxyNode::start(
+        pg.topology(),
+        shakedown_suites::reference::shakedown_binary().expect("build shakedown-cli first"),
+        &[15432],
+    )
+    .await?;
     let api = proxy.api_url().await?;
     let http = reqwest::Client::new();
 

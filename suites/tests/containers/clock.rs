@@ -1,7 +1,6 @@
 //! Per-node clocks and time zones against real containers: PostgreSQL's clock and a Rust
 //! service's `SystemTime::now()` follow libfaketime offsets set at run time, without a restart.
 
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use shakedown::clock::FakeClock;
@@ -77,13 +76,16 @@ fn assert_near(what: &str, got: ClockOffset, want: ClockOffset) {
 async fn clock_service(topology: &Topology) -> anyhow::Result<(Node, String)> {
     let node = start_service(
         topology,
-        ServiceSpec::new("clock", PathBuf::from(env!("CARGO_BIN_EXE_shakedown")))
-            .arg("reference")
-            .arg("clock")
-            .port(8080)
-            .ready_line("listening on")
-            .fake_clock()
-            .timezone("Asia/Tokyo"),
+        ServiceSpec::new(
+            "clock",
+            shakedown_suites::reference::shakedown_binary().expect("build shakedown-cli first"),
+        )
+        .arg("reference")
+        .arg("clock")
+        .port(8080)
+        .ready_line("listening on")
+        .fake_clock()
+        .timezone("Asia/Tokyo"),
     )
     .await?;
     let base = format!("http://{}", node.host_addr(8080).await?);
@@ -229,11 +231,14 @@ async fn clock_calls_fail_clearly_without_libfaketime_or_a_fake_clock() -> anyho
     let topology = Topology::start().await?;
     let missing = start_service(
         &topology,
-        ServiceSpec::new("clock", PathBuf::from(env!("CARGO_BIN_EXE_shakedown")))
-            .arg("reference")
-            .arg("clock")
-            .port(8080)
-            .fake_clock_with(FakeClock::new().library("/opt/none/libfaketime.so.1")),
+        ServiceSpec::new(
+            "clock",
+            shakedown_suites::reference::shakedown_binary().expect("build shakedown-cli first"),
+        )
+        .arg("reference")
+        .arg("clock")
+        .port(8080)
+        .fake_clock_with(FakeClock::new().library("/opt/none/libfaketime.so.1")),
     )
     .await
     .expect_err("an image without the library must be refused");
@@ -246,10 +251,13 @@ async fn clock_calls_fail_clearly_without_libfaketime_or_a_fake_clock() -> anyho
     let (plain, _) = {
         let node = start_service(
             &topology,
-            ServiceSpec::new("plain", PathBuf::from(env!("CARGO_BIN_EXE_shakedown")))
-                .arg("reference")
-                .arg("clock")
-                .port(8080),
+            ServiceSpec::new(
+                "plain",
+                shakedown_suites::reference::shakedown_binary().expect("build shakedown-cli first"),
+            )
+            .arg("reference")
+            .arg("clock")
+            .port(8080),
         )
         .await?;
         (node, ())

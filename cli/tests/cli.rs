@@ -72,38 +72,6 @@ fn an_unknown_reference_service_is_refused() {
     assert!(stderr(&o).contains("unknown reference service `ledger`"));
 }
 
-#[test]
-fn run_writes_the_report_and_exits_zero_when_verdicts_are_as_expected() {
-    let out = std::env::temp_dir().join(format!("shakedown-cli-report-{}", std::process::id()));
-    let o = shakedown(&[
-        "run",
-        "replica_lag",
-        "--variant",
-        "hardened",
-        "--seed",
-        "3",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(o.status.success(), "{stdout}\n{}", stderr(&o));
-    assert!(stdout.contains("every verdict as expected"), "{stdout}");
-    let report: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(out.join("replica_lag/hardened/report.json")).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(report["verdict"], "valid");
-    assert_eq!(report["seed"], 3);
-    assert!(out.join("replica_lag/hardened/history.json").is_file());
-    assert!(std::fs::read_to_string(out.join("index.html"))
-        .unwrap()
-        .contains("replica_lag"));
-    assert!(std::fs::read_to_string(out.join("junit.xml"))
-        .unwrap()
-        .contains("failures=\"0\""));
-    let _ = std::fs::remove_dir_all(&out);
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -188,58 +156,5 @@ fn shakedown_proxy_explains_a_taken_port_and_a_bad_config() {
         stderr(&o).contains(bad.file_name().unwrap().to_str().unwrap()),
         "{}",
         stderr(&o)
-    );
-}
-
-#[test]
-fn ctrl_c_mid_run_removes_every_container_of_the_run() {
-    use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shakedown"))
-        .args(["run", "replica_lag", "--variant", "naive", "--out"])
-        .arg(std::env::temp_dir().join(format!("shakedown-ctrlc-{}", std::process::id())))
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("start shakedown run");
-    let owner = shakedown::docker::owner_token_of(child.id()).expect("the child is running");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    // Interrupt once the cluster is being started: containers exist then.
-    for line in lines.by_ref() {
-        if line.expect("stderr").contains("starting PostgreSQL") {
-            break;
-        }
-    }
-    let labelled = || {
-        let filter = format!("label={}={owner}", shakedown::docker::OWNER_LABEL);
-        let count = |args: &[&str]| {
-            let out = Command::new("docker")
-                .args(args)
-                .args(["--filter", &filter, "-q"])
-                .output()
-                .expect("docker");
-            String::from_utf8_lossy(&out.stdout).lines().count()
-        };
-        count(&["ps", "-a"]) + count(&["network", "ls"])
-    };
-    let mut seen = 0;
-    for _ in 0..100 {
-        seen = labelled();
-        if seen > 0 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    assert!(seen > 0, "the run never started a container");
-    let _ = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
-    let status = child.wait().expect("wait");
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    assert_eq!(status.code(), Some(130), "{rest:?}");
-    assert!(rest.iter().any(|l| l.contains("interrupted")), "{rest:?}");
-    assert_eq!(
-        labelled(),
-        0,
-        "containers or networks of the interrupted run are still there"
     );
 }

@@ -1,5 +1,6 @@
-//! The one error every suite's client trait returns: did the call certainly have no effect, or
-//! is its outcome unknown? The workload records the first as `fail` and the second as `info`.
+//! [`ClientError`]: how a client call that did not succeed ended — certainly without effect, or
+//! with an unknown outcome. [`Run::call`](crate::Run::call) records the first as `fail` and the
+//! second as `info`.
 
 /// Why a client call did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -12,9 +13,10 @@ pub enum ClientError {
     Unknown(String),
 }
 
+#[cfg(feature = "reqwest")]
 impl From<reqwest::Error> for ClientError {
     /// A request that never reached the server failed; any other transport error leaves the
-    /// outcome unknown.
+    /// outcome unknown (the server may have applied it before the answer was lost).
     fn from(e: reqwest::Error) -> Self {
         if e.is_connect() || e.is_builder() {
             ClientError::Failed(e.to_string())

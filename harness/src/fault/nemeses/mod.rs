@@ -1,0 +1,10 @@
+//! Ready-made nemeses for any node: its process, its network, its clock; and a fault-proxy
+//! link's toxics. Each heals what it broke.
+
+mod clock;
+mod node;
+mod proxy;
+
+pub use clock::{DriftClock, JumpClock, OffsetClock, WalkClock};
+pub use node::{KillProcess, PartitionNode, PauseProcess, RestartProcess};
+pub use proxy::ProxyToxic;

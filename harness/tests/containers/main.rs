@@ -1,0 +1,3 @@
+//! The harness tests that start containers (nextest runs binaries named `containers` one at a time).
+
+mod topology;

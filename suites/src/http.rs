@@ -1,0 +1,16 @@
+//! The HTTP client every reference client builds on: built once, failing loudly.
+
+use std::time::Duration;
+
+use shakedown::ClientError;
+
+/// An HTTP client with `timeout` per request (and, with `cookies`, a cookie jar of its own).
+/// Building it can only fail on a broken TLS/system setup; the error says so instead of silently
+/// dropping the timeout.
+pub(crate) fn client(timeout: Duration, cookies: bool) -> Result<reqwest::Client, ClientError> {
+    reqwest::Client::builder()
+        .cookie_store(cookies)
+        .timeout(timeout)
+        .build()
+        .map_err(|e| ClientError::Failed(format!("build the HTTP client: {e}")))
+}

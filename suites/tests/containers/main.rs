@@ -1,0 +1,11 @@
+//! Every test of the suites crate that starts containers: one binary (nextest's `docker` group
+//! picks binaries named `containers`), one module per suite, plus the per-node clock and the
+//! proxy node.
+
+mod support;
+
+mod clock;
+mod clock_skew;
+mod proxy_node;
+mod replica_lag;
+mod timezone;
