@@ -1,6 +1,6 @@
 # Local recipes. Install just with `cargo install just --locked` (or `apt-get install just`).
 
-shakedown := "cargo run --quiet --release -p shakedown-suites --bin shakedown --"
+shakedown := "cargo run --quiet --release -p shakedown-cli --bin shakedown --"
 
 # List the recipes.
 default:
@@ -26,9 +26,16 @@ images-status:
 clean *ARGS:
     {{shakedown}} clean {{ARGS}}
 
-# Print the benchmark figures.
-bench:
+# Print every benchmark's figures (each against its baseline, measured in the same run).
+bench: bench-pg bench-proxy bench-clock
+
+# PostgreSQL: cluster start against a plain container, fresh databases.
+bench-pg:
     cargo bench -p shakedown-fixtures --bench pg
+
+# The fault proxy: throughput and added round trip against plain relays.
+bench-proxy:
+    cargo bench -p shakedown-proxy --bench proxy
 
 # Formatting, lints and doc tests, as CI runs them.
 check:

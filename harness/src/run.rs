@@ -364,6 +364,82 @@ mod tests {
         assert!(json["ops"][0]["time_ns"].is_u64());
     }
 
+    /// Steps through three positions, then has no more.
+    #[derive(Default)]
+    struct Stepping {
+        at: AtomicU32,
+    }
+
+    impl Nemesis for Stepping {
+        fn describe(&self) -> Fault {
+            Fault::component("clock", "walk")
+        }
+        fn inject(&self) -> NemesisFuture<'_> {
+            Box::pin(async { Ok(()) })
+        }
+        fn heal(&self) -> NemesisFuture<'_> {
+            Box::pin(async { Ok(()) })
+        }
+        fn step(&self) -> NemesisFuture<'_, Option<Fault>> {
+            Box::pin(async {
+                let n = self.at.fetch_add(1, Ordering::SeqCst);
+                Ok((n < 3).then(|| Fault::component("clock", "set").param("to", n)))
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stepping_fault_records_each_step_and_stops_when_done() {
+        let run: Run<&str, u32> = Run::new("t", RunOptions::seeded(1));
+        let mut walk = run.inject(Stepping::default()).await.unwrap();
+        let mut steps = 0;
+        while walk.step().await.unwrap() {
+            run.call(0, "tick", steps, async { Ok(Done::new(0)) })
+                .await
+                .unwrap();
+            steps += 1;
+        }
+        walk.heal().await.unwrap();
+        assert_eq!(steps, 3);
+        let t = run.timeline();
+        let actions: Vec<FaultAction> = t.events().iter().map(|e| e.action).collect();
+        use FaultAction::*;
+        assert_eq!(actions, vec![Inject, Step, Step, Step, Heal]);
+        assert_eq!(
+            t.events()[2].at_op,
+            2,
+            "the second step came after the first tick"
+        );
+        assert_eq!(t.windows()[0].steps, 3);
+        let r = run.finish(&[]).report;
+        assert_eq!(r.faults[0].steps, 3);
+    }
+
+    #[tokio::test]
+    async fn a_failing_injection_is_a_suite_error_naming_the_fault_and_records_nothing() {
+        struct Broken;
+        impl Nemesis for Broken {
+            fn describe(&self) -> Fault {
+                Fault::component("pg-replica-0", "replay_paused")
+            }
+            fn inject(&self) -> NemesisFuture<'_> {
+                Box::pin(async { Err("connection refused".into()) })
+            }
+            fn heal(&self) -> NemesisFuture<'_> {
+                Box::pin(async { Ok(()) })
+            }
+        }
+        let run: Run<&str, u32> = Run::new("demo", RunOptions::seeded(1));
+        let e = run.inject(Broken).await.unwrap_err().to_string();
+        assert!(
+            e.contains("demo")
+                && e.contains("replay_paused on pg-replica-0")
+                && e.contains("refused"),
+            "{e}"
+        );
+        assert!(run.timeline().is_empty());
+    }
+
     #[test]
     fn named_streams_depend_on_seed_and_name_only() {
         let a: Run<&str, u32> = Run::new("t", RunOptions::seeded(3));
