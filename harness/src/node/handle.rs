@@ -14,18 +14,8 @@ use super::spec::FileSource;
 use super::{NodeSpec, Probe, Stream};
 use crate::clock::{ClockState, NodeClock};
 use crate::error::{Error, Result};
+use crate::exec::ExecOutput;
 use crate::topology::Topology;
-
-/// What a command run inside a node printed, and how it exited.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExecOutput {
-    /// Exit code (-1 when the engine did not report one).
-    pub code: i64,
-    /// Standard output, lossily decoded.
-    pub stdout: String,
-    /// Standard error, lossily decoded.
-    pub stderr: String,
-}
 
 /// One running container of a [`Topology`]. Dropping it removes the container.
 #[derive(Debug)]

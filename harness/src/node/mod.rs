@@ -13,6 +13,7 @@ mod handle;
 mod probe;
 mod spec;
 
-pub use handle::{ExecOutput, Node};
+pub use crate::exec::ExecOutput;
+pub use handle::Node;
 pub use probe::Probe;
 pub use spec::{NodeSpec, Stream};
