@@ -10,8 +10,7 @@ use testcontainers::core::{IntoContainerPort, WaitFor};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, CopyTargetOptions, GenericImage, ImageExt};
 
-use super::spec::FileSource;
-use super::{NodeSpec, Probe, Stream};
+use super::{FileSource, NodeSpec, Probe, Stream};
 use crate::clock::{ClockState, NodeClock};
 use crate::error::{Error, Result};
 use crate::exec::ExecOutput;
@@ -39,16 +38,7 @@ impl Node {
             crate::clock::validate_zone(zone)?;
             spec.env.push(("TZ".into(), zone.clone()));
         }
-        if let Some(setup) = &spec.fake_clock {
-            crate::clock::check_env(&spec.name, &spec.env)?;
-            spec.env.extend(setup.env());
-            let zero = format!("{}\n", crate::clock::ClockOffset::ZERO.faketime_spec());
-            spec.files.push((
-                crate::clock::TIMESTAMP_FILE.into(),
-                FileSource::Bytes(zero.into_bytes()),
-                0o644,
-            ));
-        }
+        crate::clock::prepare(&mut spec)?;
         let container_name = topology.container_name(&spec.name);
         let (repo, tag) = crate::image::split_reference(&spec.image);
         let mut image = GenericImage::new(repo, tag);
@@ -115,16 +105,7 @@ impl Node {
             .start()
             .await
             .map_err(|source| Error::container(spec.name.clone(), "start", source))?;
-        if let Some(setup) = &spec.fake_clock {
-            crate::clock::check_library(
-                topology.docker(),
-                container.id(),
-                &spec.name,
-                &spec.image,
-                setup,
-            )
-            .await?;
-        }
+        crate::clock::verify(topology.docker(), container.id(), &spec).await?;
         let node = Node {
             name: spec.name,
             container_name,

@@ -16,4 +16,5 @@ mod spec;
 pub use crate::exec::ExecOutput;
 pub use handle::Node;
 pub use probe::Probe;
+pub(crate) use spec::FileSource;
 pub use spec::{NodeSpec, Stream};

@@ -33,25 +33,25 @@ pub enum Stream {
 /// ```
 #[derive(Debug, Clone)]
 pub struct NodeSpec {
-    pub(super) name: String,
-    pub(super) image: String,
+    pub(crate) name: String,
+    pub(crate) image: String,
     pub(super) cmd: Option<Vec<String>>,
     pub(super) entrypoint: Option<String>,
-    pub(super) env: Vec<(String, String)>,
+    pub(crate) env: Vec<(String, String)>,
     pub(super) ports: Vec<u16>,
-    pub(super) files: Vec<(String, FileSource, u32)>,
+    pub(crate) files: Vec<(String, FileSource, u32)>,
     pub(super) wait_logs: Vec<(Stream, String)>,
     pub(super) probes: Vec<Probe>,
     pub(super) startup_timeout: Duration,
     pub(super) caps: Vec<String>,
     pub(super) user: Option<String>,
-    pub(super) fake_clock: Option<FakeClock>,
+    pub(crate) fake_clock: Option<FakeClock>,
     pub(super) timezone: Option<String>,
 }
 
 /// Where a file copied into the container comes from.
 #[derive(Debug, Clone)]
-pub(super) enum FileSource {
+pub(crate) enum FileSource {
     Path(PathBuf),
     Bytes(Vec<u8>),
 }
@@ -160,8 +160,8 @@ impl NodeSpec {
         self
     }
 
-    /// Gives the node its own wall clock (libfaketime), controlled with [`Node::clock`](crate::Node::clock). The
-    /// image must contain the library; start fails with
+    /// Gives the node its own wall clock (libfaketime), controlled with
+    /// [`Node::clock`](crate::Node::clock). The image must contain the library; start fails with
     /// [`Error::NoLibfaketime`](crate::Error::NoLibfaketime) otherwise.
     ///
     /// ```
