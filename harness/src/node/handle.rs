@@ -1,5 +1,5 @@
-//! [`Node`]: the handle of one running container — how it starts, its names and addresses,
-//! exec and logs. Its faults are in `faults.rs`, its readiness probes in `probe.rs`.
+//! [`Node`]: the handle of one running container — how it starts and is removed, its names and
+//! addresses, exec and logs. Its faults are in `faults.rs`, its readiness probes in `probe.rs`.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -118,6 +118,19 @@ impl Node {
         };
         node.wait_ready().await?;
         Ok(node)
+    }
+
+    /// Removes the container now (forced, with its anonymous volumes) and reports a failure, like
+    /// [`Topology::shutdown`] does for a whole run. Dropping the node removes it too, but can only
+    /// log a failure. The topology and its other nodes stay.
+    pub async fn remove(self) -> Result<()> {
+        let Node {
+            name, container, ..
+        } = self;
+        container
+            .rm()
+            .await
+            .map_err(|source| Error::container(name, "remove the container", source))
     }
 
     /// The node's name in its topology.

@@ -4,7 +4,7 @@
 //! | file | what it holds |
 //! | --- | --- |
 //! | `spec.rs` | [`NodeSpec`], what to start, and [`Stream`] |
-//! | `handle.rs` | [`Node`]: start, addresses, exec, logs |
+//! | `handle.rs` | [`Node`]: start and removal, addresses, exec, logs |
 //! | `probe.rs` | [`Probe`] and [`Node::wait_ready`] |
 //! | `faults.rs` | kill, signal, pause, restart, disconnect and their undoing |
 
