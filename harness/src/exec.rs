@@ -1,4 +1,5 @@
-//! Running a command inside a container through the engine's exec API.
+//! Running a command inside a container through the engine's exec API, and [`ExecOutput`], what
+//! it printed and how it exited.
 
 use std::time::Duration;
 
@@ -9,7 +10,17 @@ use testcontainers::bollard::models::ExecConfig;
 use testcontainers::bollard::Docker;
 
 use crate::error::{Error, Result};
-use crate::node::ExecOutput;
+
+/// What a command run inside a node printed, and how it exited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecOutput {
+    /// Exit code (-1 when the engine did not report one).
+    pub code: i64,
+    /// Standard output, lossily decoded.
+    pub stdout: String,
+    /// Standard error, lossily decoded.
+    pub stderr: String,
+}
 
 /// Runs `cmd` in container `id` (named `name` in errors), as `user` or the image's user.
 pub(crate) async fn exec_in(

@@ -8,7 +8,7 @@ mod offset;
 mod zone;
 
 pub use local::{Clock, ManualClock, SkewedClock, SystemClock};
-pub(crate) use node::{check_env, check_library, ClockState};
+pub(crate) use node::{prepare, verify, ClockState};
 pub use node::{
     FakeClock, NodeClock, Preload, DEBIAN_LIBFAKETIME, DRIFT_STEP, PRELOAD_VAR, TIMESTAMP_FILE,
 };

@@ -16,7 +16,7 @@ use testcontainers::bollard::Docker;
 use super::offset::drifted;
 use super::ClockOffset;
 use crate::error::{Error, Result};
-use crate::node::Node;
+use crate::node::{FileSource, Node, NodeSpec};
 
 /// Where Debian's libfaketime package puts the library.
 pub const DEBIAN_LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
@@ -166,9 +166,36 @@ impl ClockState {
     }
 }
 
+/// Wires a node's [`FakeClock`] (if its spec has one) into the spec before the container is
+/// created: the libfaketime environment, and a timestamp file at offset zero. Fails if the spec's
+/// own environment sets `FAKETIME`.
+pub(crate) fn prepare(spec: &mut NodeSpec) -> Result<()> {
+    let Some(setup) = &spec.fake_clock else {
+        return Ok(());
+    };
+    check_env(&spec.name, &spec.env)?;
+    spec.env.extend(setup.env());
+    let zero = format!("{}\n", ClockOffset::ZERO.faketime_spec());
+    spec.files.push((
+        TIMESTAMP_FILE.into(),
+        FileSource::Bytes(zero.into_bytes()),
+        0o644,
+    ));
+    Ok(())
+}
+
+/// Checks, once the container `id` of a spec with a [`FakeClock`] runs, that its image has the
+/// library the setup preloads ([`Error::NoLibfaketime`] otherwise).
+pub(crate) async fn verify(docker: &Docker, id: &str, spec: &NodeSpec) -> Result<()> {
+    match &spec.fake_clock {
+        Some(setup) => check_library(docker, id, &spec.name, &spec.image, setup).await,
+        None => Ok(()),
+    }
+}
+
 /// Refuses a `FAKETIME` in the node's own environment: it would win over the timestamp file, and
 /// every clock change would silently do nothing.
-pub(crate) fn check_env(node: &str, env: &[(String, String)]) -> Result<()> {
+fn check_env(node: &str, env: &[(String, String)]) -> Result<()> {
     if env.iter().any(|(k, _)| k == "FAKETIME") {
         return Err(Error::InvalidInput {
             what: "environment of a node with a fake clock",
@@ -182,7 +209,7 @@ pub(crate) fn check_env(node: &str, env: &[(String, String)]) -> Result<()> {
 }
 
 /// Checks that the node's image has the library the setup preloads.
-pub(crate) async fn check_library(
+async fn check_library(
     docker: &Docker,
     id: &str,
     node: &str,
@@ -436,6 +463,30 @@ mod tests {
         let e = check_env("api", &env).unwrap_err().to_string();
         assert!(e.contains("FAKETIME") && e.contains("node.clock()"), "{e}");
         assert!(check_env("api", &[]).is_ok());
+    }
+
+    #[test]
+    fn prepare_gives_a_fake_clock_node_its_environment_and_a_zero_timestamp_file() {
+        let mut plain = NodeSpec::new("plain", "img:1").env("A", "1");
+        prepare(&mut plain).unwrap();
+        assert_eq!(plain.env, vec![("A".to_string(), "1".to_string())]);
+        assert!(plain.files.is_empty());
+
+        let mut faked = NodeSpec::new("api", "img:1").fake_clock(FakeClock::new());
+        prepare(&mut faked).unwrap();
+        assert_eq!(faked.env, FakeClock::new().env());
+        let [(target, FileSource::Bytes(bytes), 0o644)] = &faked.files[..] else {
+            panic!("one timestamp file expected: {:?}", faked.files);
+        };
+        assert_eq!(
+            (target.as_str(), bytes.as_slice()),
+            (TIMESTAMP_FILE, &b"+0.000000000\n"[..])
+        );
+
+        let mut overridden = NodeSpec::new("api", "img:1")
+            .env("FAKETIME", "+1d")
+            .fake_clock(FakeClock::new());
+        assert!(prepare(&mut overridden).is_err());
     }
 
     #[test]

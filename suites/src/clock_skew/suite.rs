@@ -85,6 +85,9 @@ pub async fn reference(
         .map_err(|e| SuiteError::new(NAME, "build the HTTP client", e))?;
     let result = run_against(&system, (&issuer.node, &api.node), options).await;
     drop((issuer, api));
-    let _ = topology.shutdown().await;
-    result
+    // The run's outcome first; a failed cleanup is an error of its own.
+    let shutdown = topology.shutdown().await;
+    let run = result?;
+    shutdown.map_err(|e| SuiteError::new(NAME, "remove the containers", e))?;
+    Ok(run)
 }

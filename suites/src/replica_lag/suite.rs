@@ -81,6 +81,9 @@ pub async fn reference(
         .progress("running the workload under replica lag, then under paused replay");
     let result = run_against(&HttpProfiles::new(service.url.clone()), &pg, options).await;
     drop(service);
-    let _ = pg.shutdown().await;
-    result
+    // The run's outcome first; a failed cleanup is an error of its own.
+    let shutdown = pg.shutdown().await;
+    let run = result?;
+    shutdown.map_err(|e| SuiteError::new(NAME, "remove the containers", e))?;
+    Ok(run)
 }

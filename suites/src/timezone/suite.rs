@@ -91,6 +91,9 @@ pub async fn reference(
     };
     let result = run_against(&billing, clocks, options).await;
     drop(service);
-    let _ = pg.shutdown().await;
-    result
+    // The run's outcome first; a failed cleanup is an error of its own.
+    let shutdown = pg.shutdown().await;
+    let run = result?;
+    shutdown.map_err(|e| SuiteError::new(NAME, "remove the containers", e))?;
+    Ok(run)
 }
