@@ -7,7 +7,7 @@
 //! | [`topology`], [`node`] | real containers on a private network per run; node faults (kill, pause, restart, partition) |
 //! | [`image`] | images built from the project's recipes, never pulled |
 //! | [`docker`] | the engine client, run labels, the sweep of leftovers |
-//! | [`proxy`] | the Toxiproxy-compatible TCP fault proxy: embedded, as `shakedown proxy`, or as a node |
+//! | [`proxy`] | the Toxiproxy-compatible TCP fault proxy (crate `shakedown-proxy`): embedded, as `shakedown proxy`, or as a node |
 //! | [`clock`] | per-node wall clocks (libfaketime) and in-process clocks for unit tests |
 //! | [`fault`] | faults as data, placed in the history |
 //! | [`history`] | operations as invoke → ok / fail / info, recorded concurrently |
@@ -29,10 +29,12 @@ pub mod fault;
 pub mod history;
 pub mod image;
 pub mod node;
-pub mod proxy;
 pub mod report;
 pub mod suite;
 pub mod topology;
+
+/// The Toxiproxy-compatible TCP fault proxy: the crate `shakedown-proxy`, which needs no Docker.
+pub use shakedown_proxy as proxy;
 
 pub use clock::validate_zone;
 pub use clock::{Clock, ClockOffset, FakeClock, NodeClock};
