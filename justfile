@@ -43,6 +43,10 @@ check:
     cargo clippy --workspace --all-targets -- -D warnings
     cargo test --workspace --doc
 
+# Print the fault proxy figures (throughput, round trips, memory) against plain relays.
+bench-proxy:
+    cargo bench -p shakedown-proxy --bench proxy
+
 # Print the per-node clock figures (error after a change, time until a change is seen).
 bench-clock:
     cargo bench -p shakedown-suites --bench clock

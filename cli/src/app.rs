@@ -76,7 +76,7 @@ pub(crate) enum Command {
         images: bool,
     },
     /// Run the Toxiproxy-compatible fault proxy (a drop-in for `toxiproxy-server`).
-    Proxy(shakedown::proxy::ProxyArgs),
+    Proxy(shakedown_proxy::ProxyArgs),
     /// Serve a bundled reference service (what the suites' containers run).
     #[command(hide = true)]
     Reference {

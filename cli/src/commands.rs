@@ -41,7 +41,7 @@ pub(crate) async fn dispatch(command: Command) -> ExitCode {
             seed,
             out,
         } => run(suites, variant, seed, out).await,
-        Command::Proxy(args) => match shakedown::proxy::run(args).await {
+        Command::Proxy(args) => match shakedown_proxy::run(args).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(e),
         },

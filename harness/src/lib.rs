@@ -7,7 +7,7 @@
 //! | [`topology`], [`node`] | real containers on a private network per run; node faults (kill, pause, restart, partition) |
 //! | [`image`] | images built from the project's recipes, never pulled |
 //! | [`docker`] | the engine client, run labels, the sweep of leftovers |
-//! | [`proxy`] | the Toxiproxy-compatible TCP fault proxy: embedded, as `shakedown proxy`, or as a node |
+//! | [`proxy`] | the Toxiproxy-compatible TCP fault proxy (crate `shakedown-proxy`): embedded, as `shakedown proxy`, or as a node |
 //! | [`clock`] | per-node wall clocks (libfaketime) and in-process clocks for unit tests |
 //! | [`run`] | a [`Run`]: calls recorded with their times, nemeses injected and healed, checkers at the end |
 //! | [`fault`] | faults as data ([`Fault`]), as actions ([`fault::Nemesis`], [`fault::nemeses`]), and the [`fault::Timeline`] |
@@ -29,19 +29,21 @@ pub mod fault;
 pub mod history;
 pub mod image;
 pub mod node;
-pub mod proxy;
 pub mod report;
 pub mod run;
 mod serde_time;
 pub mod suite;
 pub mod topology;
 
+/// The Toxiproxy-compatible TCP fault proxy: the crate `shakedown-proxy`, which needs no Docker.
+pub use shakedown_proxy as proxy;
+
 pub use client_error::ClientError;
 pub use clock::validate_zone;
 pub use clock::{Clock, ClockOffset, FakeClock, NodeClock};
 pub use error::{Error, Result};
-pub use fault::{Fault, FaultGuard, Nemesis};
 pub use exec::ExecOutput;
+pub use fault::{Fault, FaultGuard, Nemesis};
 pub use node::{Node, NodeSpec, Probe, Stream};
 pub use run::{Run, RunOptions};
 pub use suite::{RunRecord, SuiteError, SuiteRun, Variant};
