@@ -1,0 +1,165 @@
+//! The page of one suite and variant: what went wrong in one screen (the verdict in a sentence,
+//! the anomalies with the operations that show them, the faults in words), then the timeline,
+//! latency and throughput, and the counts.
+
+use std::collections::BTreeMap;
+
+use maud::{html, Markup};
+
+use super::latency::{latency, throughput};
+use super::layout::{legend, page};
+use super::timeline::timeline;
+use crate::report::words::{findings, human, seconds, window_phrase, words};
+use crate::report::{Example, Report, RunArtifacts, RunDoc};
+
+/// Examples shown per anomaly class (the JSON keeps up to twenty).
+const SHOWN: usize = 5;
+
+/// The page of `run`, drawn from its history document when it has one.
+pub(crate) fn run_page(run: &RunArtifacts, doc: Option<&RunDoc>) -> String {
+    let title = format!("shakedown · {} · {}", run.suite, run.variant);
+    let body = html! {
+        p { a href="../../index.html" { "← all runs" } }
+        h1 { (run.suite) " — " (run.variant) }
+        (verdict(run))
+        @if let (Some(report), Some(doc)) = (&run.report, doc) {
+            (anomalies(report, doc))
+        }
+        @if let Some(doc) = doc {
+            h2 { "Faults" }
+            @let windows = doc.timeline.windows();
+            @if windows.is_empty() {
+                p.muted { "No fault was injected." }
+            } @else {
+                ol.faults {
+                    @for w in &windows { li { (window_phrase(w)) } }
+                }
+            }
+            h2 { "Timeline" }
+            p.muted { "One lane per client process; each bar runs from an operation's invocation to its completion. Hover a bar to see the operation." }
+            (legend())
+            (timeline(doc))
+            h2 { "Latency over time" }
+            (latency(doc))
+            h2 { "Throughput per second" }
+            (throughput(doc))
+        } @else if run.history.is_some() {
+            p.muted { "The history of this run could not be read." }
+        }
+        @if let Some(report) = &run.report {
+            (counts(report))
+        }
+        h2 { "Files" }
+        p {
+            @for (file, what) in [("report.json", "the deterministic report"), ("history.json", "every operation and fault event"), ("elle.json", "the history in Elle's shape")] {
+                a href=(file) { code { (file) } } " (" (what) ") "
+            }
+        }
+    };
+    page(&title, body)
+}
+
+fn verdict(run: &RunArtifacts) -> Markup {
+    let outcome = run.outcome();
+    let class = if outcome.is_expected() {
+        "expected"
+    } else {
+        "unexpected"
+    };
+    html! {
+        div class={ "verdict " (class) } {
+            span.word { (outcome) }
+            @match (&run.report, &run.error) {
+                (_, Some(error)) => { "The run could not finish: " (error) }
+                (Some(report), None) => { (findings(report)) }
+                (None, None) => { "The run wrote no report." }
+            }
+            p.muted {
+                @if let Some(report) = &run.report {
+                    "Verdict " strong { (report.verdict) } ", "
+                }
+                "expected " (run.expected.map_or("nothing in particular", |v| v.as_str()))
+                @if let Some(report) = &run.report { "; seed " (report.seed) }
+                @if let Some(d) = run.duration { "; took " (human(d)) }
+                "."
+            }
+        }
+    }
+}
+
+fn anomalies(report: &Report, doc: &RunDoc) -> Markup {
+    let found = report.anomalies_found();
+    let mut by_class: BTreeMap<&str, Vec<&Example>> = BTreeMap::new();
+    for e in &doc.examples {
+        by_class.entry(e.class.as_str()).or_default().push(e);
+    }
+    html! {
+        @if !found.is_empty() {
+            h2 { "Anomalies and the operations that show them" }
+            @for (class, n) in &found {
+                h3 { (words(class)) ": " (n) }
+                @match by_class.get(class.as_str()) {
+                    Some(examples) => {
+                        p.muted { "The first " (examples.len().min(SHOWN)) " of " (n) ", each as the operations the checker judged (in order):" }
+                        @for e in examples.iter().take(SHOWN) { (example(e, doc)) }
+                    }
+                    None => p.muted { "This checker keeps no example operations." },
+                }
+            }
+        }
+    }
+}
+
+fn example(e: &Example, doc: &RunDoc) -> Markup {
+    html! {
+        table.example {
+            tr { th { "#" } th { "time" } th { "process" } th { "op" } th { "" } th { "value" } th { "node" } th { "error" } }
+            @for index in &e.ops {
+                @match doc.op(*index) {
+                    Some(op) => tr.anomalous {
+                        td.mono { (op.index) }
+                        td.mono { (seconds(op.time)) }
+                        td { (op.process) }
+                        td { (op.f_name()) }
+                        td { (op.kind) }
+                        td.mono { (op.value_text()) }
+                        td { (op.node.as_deref().unwrap_or("")) }
+                        td { (op.error.as_deref().unwrap_or("")) }
+                    },
+                    None => tr { td colspan="8" { "#" (index) " is not in the history" } },
+                }
+            }
+        }
+    }
+}
+
+fn counts(report: &Report) -> Markup {
+    html! {
+        h2 { "Workload" }
+        p { (report.workload.sessions) " client sessions." }
+        table {
+            tr { th { "operation" } th { "ok" } th { "fail" } th { "unknown" } }
+            @for (f, kinds) in &report.workload.ops {
+                tr {
+                    td { (f) }
+                    @for k in [crate::history::OpKind::Ok, crate::history::OpKind::Fail, crate::history::OpKind::Info] {
+                        td { (kinds.get(&k).copied().unwrap_or(0)) }
+                    }
+                }
+            }
+        }
+        h2 { "Checks" }
+        table {
+            tr { th { "checker" } th { "verdict" } th { "anomalies" } th { "counted" } th { "notes" } }
+            @for c in &report.checks {
+                tr {
+                    td { (c.checker) }
+                    td { (c.validity) }
+                    td { @for (k, n) in &c.anomalies { (words(k)) ": " (n.floor()) br; } }
+                    td { @for (k, n) in &c.counted { (words(k)) ": " (n) br; } }
+                    td { @for note in &c.notes { (note) br; } }
+                }
+            }
+        }
+    }
+}
