@@ -15,8 +15,8 @@ th{background:#f6f8fa}
 .tag{display:inline-block;border-radius:4px;padding:0 .45em;font-weight:600;font-size:.9em}
 .tag.expected{background:#e8f5e9;color:var(--ok)}.tag.unexpected{background:#ffebee;color:var(--fail)}
 .muted{color:var(--muted)}.example{margin:.6em 0}
-tr.anomalous td{background:#fff4f4}
-.chart{display:block;margin:.3em 0;border:1px solid #d0d7de;border-radius:6px;background:#fff}
+tr.anomalous td{background:#fff4f4}table.examples td{font-size:.92em}
+.chart{display:block;width:100%;height:auto;margin:.3em 0;border:1px solid #d0d7de;border-radius:6px;background:#fff}
 .chart text{font-size:11px;fill:var(--muted);font-family:system-ui,sans-serif}
 .chart .lane-bg{fill:#f6f8fa}.chart .axis{stroke:#d0d7de}
 .op-ok{fill:var(--ok)}.op-fail{fill:var(--fail)}.op-info{fill:var(--info)}.op-open{fill:var(--open)}

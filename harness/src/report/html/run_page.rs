@@ -2,7 +2,7 @@
 //! the anomalies with the operations that show them, the faults in words), then the timeline,
 //! latency and throughput, and the counts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use maud::{html, Markup};
 
@@ -10,10 +10,10 @@ use super::latency::{latency, throughput};
 use super::layout::{legend, page};
 use super::timeline::timeline;
 use crate::report::words::{findings, human, seconds, window_phrase, words};
-use crate::report::{Example, Report, RunArtifacts, RunDoc};
+use crate::report::{Example, JsonCall, Report, RunArtifacts, RunDoc};
 
 /// Examples shown per anomaly class (the JSON keeps up to twenty).
-const SHOWN: usize = 5;
+const SHOWN: usize = 3;
 
 /// The page of `run`, drawn from its history document when it has one.
 pub(crate) fn run_page(run: &RunArtifacts, doc: Option<&RunDoc>) -> String {
@@ -22,9 +22,6 @@ pub(crate) fn run_page(run: &RunArtifacts, doc: Option<&RunDoc>) -> String {
         p { a href="../../index.html" { "← all runs" } }
         h1 { (run.suite) " — " (run.variant) }
         (verdict(run))
-        @if let (Some(report), Some(doc)) = (&run.report, doc) {
-            (anomalies(report, doc))
-        }
         @if let Some(doc) = doc {
             h2 { "Faults" }
             @let windows = doc.timeline.windows();
@@ -35,6 +32,11 @@ pub(crate) fn run_page(run: &RunArtifacts, doc: Option<&RunDoc>) -> String {
                     @for w in &windows { li { (window_phrase(w)) } }
                 }
             }
+        }
+        @if let (Some(report), Some(doc)) = (&run.report, doc) {
+            (anomalies(report, doc))
+        }
+        @if let Some(doc) = doc {
             h2 { "Timeline" }
             p.muted { "One lane per client process; each bar runs from an operation's invocation to its completion. Hover a bar to see the operation." }
             (legend())
@@ -93,6 +95,14 @@ fn anomalies(report: &Report, doc: &RunDoc) -> Markup {
     for e in &doc.examples {
         by_class.entry(e.class.as_str()).or_default().push(e);
     }
+    let calls = doc.calls();
+    let mut call_of: HashMap<u64, &JsonCall<'_>> = HashMap::new();
+    for c in &calls {
+        call_of.insert(c.invoke.index, c);
+        if let Some(done) = c.completion {
+            call_of.insert(done.index, c);
+        }
+    }
     html! {
         @if !found.is_empty() {
             h2 { "Anomalies and the operations that show them" }
@@ -100,8 +110,15 @@ fn anomalies(report: &Report, doc: &RunDoc) -> Markup {
                 h3 { (words(class)) ": " (n) }
                 @match by_class.get(class.as_str()) {
                     Some(examples) => {
-                        p.muted { "The first " (examples.len().min(SHOWN)) " of " (n) ", each as the operations the checker judged (in order):" }
-                        @for e in examples.iter().take(SHOWN) { (example(e, doc)) }
+                        p.muted { "The first " (examples.len().min(SHOWN)) " of " (n) ", each as the calls the checker judged, in order:" }
+                        table.examples {
+                            @for (i, e) in examples.iter().take(SHOWN).enumerate() {
+                                tr.anomalous {
+                                    td { (i + 1) }
+                                    @for cell in example_calls(e, &call_of) { (cell) }
+                                }
+                            }
+                        }
                     }
                     None => p.muted { "This checker keeps no example operations." },
                 }
@@ -110,24 +127,43 @@ fn anomalies(report: &Report, doc: &RunDoc) -> Markup {
     }
 }
 
-fn example(e: &Example, doc: &RunDoc) -> Markup {
+/// An example's calls (an invocation and its completion are one call), one cell each.
+fn example_calls(e: &Example, call_of: &HashMap<u64, &JsonCall<'_>>) -> Vec<Markup> {
+    let mut seen: Vec<u64> = Vec::new();
+    let mut cells = Vec::new();
+    for index in &e.ops {
+        match call_of.get(index) {
+            Some(call) if !seen.contains(&call.invoke.index) => {
+                seen.push(call.invoke.index);
+                cells.push(call_cell(call));
+            }
+            Some(_) => {}
+            None => cells.push(html! { td { "#" (index) " is not in the history" } }),
+        }
+    }
+    cells
+}
+
+/// One call: what it asked, what came back, where and when.
+fn call_cell(call: &JsonCall<'_>) -> Markup {
+    let inv = call.invoke;
     html! {
-        table.example {
-            tr { th { "#" } th { "time" } th { "process" } th { "op" } th { "" } th { "value" } th { "node" } th { "error" } }
-            @for index in &e.ops {
-                @match doc.op(*index) {
-                    Some(op) => tr.anomalous {
-                        td.mono { (op.index) }
-                        td.mono { (seconds(op.time)) }
-                        td { (op.process) }
-                        td { (op.f_name()) }
-                        td { (op.kind) }
-                        td.mono { (op.value_text()) }
-                        td { (op.node.as_deref().unwrap_or("")) }
-                        td { (op.error.as_deref().unwrap_or("")) }
-                    },
-                    None => tr { td colspan="8" { "#" (index) " is not in the history" } },
+        td {
+            strong { (inv.f_name()) } " by process " (inv.process) " → "
+            @match call.completion {
+                Some(done) => {
+                    strong { (done.kind) }
+                    br;
+                    span.mono { (done.value_text()) }
+                    br;
+                    span.muted {
+                        @if let Some(node) = &done.node { "on " (node) " · " }
+                        @if let Some(error) = &done.error { (error) " · " }
+                        (seconds(inv.time)) " – " (seconds(done.time))
+                        " · #" (inv.index) "/#" (done.index)
+                    }
                 }
+                None => { strong { "never completed" } br; span.mono { (inv.value_text()) } }
             }
         }
     }
