@@ -77,7 +77,7 @@ fn assert_not_blank(png_path: &Path) {
     let background = pixels[0];
     let other = pixels
         .iter()
-        .filter(|p| &p[..3] != &background[..3])
+        .filter(|p| p[..3] != background[..3])
         .count();
     let colours: std::collections::HashSet<&[u8]> = pixels.iter().map(|p| &p[..3]).collect();
     assert!(
