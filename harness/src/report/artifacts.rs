@@ -264,3 +264,92 @@ pub fn read_run(dir: &Path) -> Result<Vec<RunArtifacts>> {
     }
     Ok(runs)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checker::CheckResult;
+    use crate::report::WorkloadSummary;
+    use crate::Variant;
+
+    fn dir(name: &str) -> PathBuf {
+        let d =
+            std::env::temp_dir().join(format!("shakedown-artifacts-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn a_written_run_reads_back_and_re_renders_with_the_same_outcomes() {
+        let check = CheckResult::builder("c").anomaly("lost", 0).build();
+        let runs = vec![
+            RunArtifacts {
+                suite: "s".into(),
+                variant: "hardened".into(),
+                report: Some(Report::new(
+                    "s",
+                    Variant::Hardened,
+                    4,
+                    vec![],
+                    WorkloadSummary::default(),
+                    vec![check],
+                )),
+                history: Some(serde_json::json!({"ops": [], "timeline": [], "examples": []})),
+                expected: Variant::Hardened.expected(),
+                error: None,
+                duration: Some(Duration::from_millis(1200)),
+            },
+            RunArtifacts {
+                suite: "t".into(),
+                variant: "naive".into(),
+                report: None,
+                history: None,
+                expected: Variant::Naive.expected(),
+                error: Some("docker went away".into()),
+                duration: Some(Duration::from_millis(30)),
+            },
+        ];
+        let d = dir("roundtrip");
+        write_run(&d, &runs).unwrap();
+        std::fs::remove_file(d.join("index.html")).unwrap();
+        let back = read_run(&d).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[0].outcome(), Outcome::Handled);
+        assert_eq!(back[0].report, runs[0].report);
+        assert_eq!(back[0].duration, Some(Duration::from_millis(1200)));
+        assert_eq!(back[1].outcome(), Outcome::Error);
+        assert_eq!(back[1].error.as_deref(), Some("docker went away"));
+        render(&d, &back).unwrap();
+        assert!(d.join("index.html").is_file());
+        assert!(d.join("s/hardened/index.html").is_file());
+        assert!(d.join("s/hardened/elle.json").is_file());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_folder_without_runs_or_with_a_broken_history_is_a_clear_error() {
+        let d = dir("empty");
+        std::fs::create_dir_all(d.join("s/naive")).unwrap();
+        let e = read_run(&d).unwrap_err().to_string();
+        assert!(
+            e.contains("no run in it") && e.contains("shakedown run"),
+            "{e}"
+        );
+        std::fs::write(
+            d.join("s/naive/outcome.json"),
+            r#"{"suite":"s","variant":"naive"}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("s/naive/history.json"),
+            r#"{"ops": [{"index": "zero"}]}"#,
+        )
+        .unwrap();
+        let e = read_run(&d).unwrap_err().to_string();
+        assert!(
+            e.contains("history.json") && e.contains("not a shakedown history"),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}

@@ -75,10 +75,7 @@ fn assert_not_blank(png_path: &Path) {
     let channels = info.color_type.samples();
     let pixels: Vec<&[u8]> = buf[..info.buffer_size()].chunks(channels).collect();
     let background = pixels[0];
-    let other = pixels
-        .iter()
-        .filter(|p| p[..3] != background[..3])
-        .count();
+    let other = pixels.iter().filter(|p| p[..3] != background[..3]).count();
     let colours: std::collections::HashSet<&[u8]> = pixels.iter().map(|p| &p[..3]).collect();
     assert!(
         other * 50 > pixels.len(),

@@ -199,3 +199,54 @@ fn counts(report: &Report) -> Markup {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checker::CheckResult;
+    use crate::report::WorkloadSummary;
+    use crate::Variant;
+
+    #[test]
+    fn values_errors_and_names_from_the_history_are_escaped() {
+        let doc: RunDoc = serde_json::from_value(serde_json::json!({
+            "ops": [
+                {"index": 0, "time_ns": 0, "process": 0, "kind": "invoke", "f": "write", "value": "</td><script>alert(1)</script>"},
+                {"index": 1, "time_ns": 5, "process": 0, "kind": "fail", "f": "write", "value": null, "node": "<b>n</b>", "error": "a & b"}
+            ],
+            "timeline": [],
+            "examples": [{"checker": "c", "class": "lost", "ops": [0, 1]}]
+        }))
+        .unwrap();
+        let check = CheckResult::builder("c").anomaly("lost", 1).build();
+        let run = RunArtifacts {
+            suite: "s<x>".into(),
+            variant: "naive".into(),
+            report: Some(Report::new(
+                "s",
+                Variant::Naive,
+                1,
+                vec![],
+                WorkloadSummary::default(),
+                vec![check],
+            )),
+            history: Some(serde_json::to_value(&doc).unwrap()),
+            expected: Variant::Naive.expected(),
+            error: None,
+            duration: None,
+        };
+        let page = run_page(&run, Some(&doc));
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(!page.contains("<b>n</b>"), "{page}");
+        assert!(
+            page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{page}"
+        );
+        assert!(page.contains("on &lt;b&gt;n&lt;/b&gt;"), "{page}");
+        assert!(page.contains("a &amp; b"), "{page}");
+        assert!(page.contains("s&lt;x&gt; — naive"), "{page}");
+        // The example's two entries are one call, shown once, outlined in the timeline.
+        assert_eq!(page.matches("by process 0").count(), 1, "{page}");
+        assert!(page.contains("op op-fail anomalous-op"), "{page}");
+    }
+}
