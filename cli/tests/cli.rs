@@ -159,7 +159,10 @@ fn shakedown_proxy_explains_a_taken_port_and_a_bad_config() {
     );
 }
 
-fn run_folder(name: &str, runs: &[(shakedown::Variant, u64, Option<&str>)]) -> std::path::PathBuf {
+/// A run to write by hand: its variant, how many stale reads it found, why it could not finish.
+type HandRun<'a> = (shakedown::Variant, u64, Option<&'a str>);
+
+fn run_folder(name: &str, runs: &[HandRun<'_>]) -> std::path::PathBuf {
     use shakedown::checker::CheckResult;
     use shakedown::report::{write_run, Report, RunArtifacts, WorkloadSummary};
     let dir = std::env::temp_dir().join(format!("shakedown-cli-{name}-{}", std::process::id()));
@@ -200,7 +203,7 @@ fn run_folder(name: &str, runs: &[(shakedown::Variant, u64, Option<&str>)]) -> s
 #[test]
 fn report_re_renders_a_run_folder_and_exits_as_the_run_did() {
     use shakedown::Variant::{Hardened, Naive};
-    let cases: [(&str, &[(shakedown::Variant, u64, Option<&str>)], i32, &str); 3] = [
+    let cases: [(&str, &[HandRun<'_>], i32, &str); 3] = [
         (
             "expected",
             &[(Naive, 12, None), (Hardened, 0, None)],
