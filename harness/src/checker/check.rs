@@ -76,7 +76,7 @@ pub struct CheckResult {
     /// is unknown).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
-    /// Anomaly class → examples, each the history indices of the operations that show one
+    /// Anomaly class → examples (up to [`CheckResultBuilder::MAX_EXAMPLES`] each), each the history indices of the operations that show one
     /// occurrence (the write, then the stale read …). Not serialised with the report: examples
     /// depend on scheduling, so they would break snapshots; [`SuiteRun::to_json`] writes them
     /// into the run's `history.json` instead.
@@ -192,7 +192,7 @@ impl CheckResultBuilder {
     }
 
     /// Examples kept per anomaly class.
-    pub const MAX_EXAMPLES: usize = 20;
+    pub const MAX_EXAMPLES: usize = 200;
 
     /// Marks the result undecided (`Unknown` unless an anomaly makes it invalid), with why.
     pub fn undecided(mut self, why: impl Into<String>) -> Self {

@@ -72,7 +72,7 @@ impl Outcome {
 
 impl std::fmt::Display for Outcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -184,7 +184,8 @@ pub fn render(dir: &Path, runs: &[RunArtifacts]) -> Result<PathBuf> {
 }
 
 /// Reads back the runs of an output folder that [`write_run`] wrote: every
-/// `<suite>/<variant>/` with an `outcome.json` or a `report.json`, sorted by suite and variant.
+/// `<suite>/<variant>/` with an `outcome.json` or a `report.json`, sorted by suite, then naive,
+/// hardened and other variants.
 pub fn read_run(dir: &Path) -> Result<Vec<RunArtifacts>> {
     let bad = |path: &Path, detail: String| Error::Artifact {
         path: path.display().to_string(),
@@ -255,6 +256,14 @@ pub fn read_run(dir: &Path) -> Result<Vec<RunArtifacts>> {
             });
         }
     }
+    // Naive before hardened before a team's own, as the command runs them.
+    let rank = |v: &str| {
+        ["naive", "hardened"]
+            .iter()
+            .position(|n| *n == v)
+            .unwrap_or(2)
+    };
+    runs.sort_by(|a, b| (&a.suite, rank(&a.variant)).cmp(&(&b.suite, rank(&b.variant))));
     if runs.is_empty() {
         return Err(bad(
             dir,

@@ -8,6 +8,7 @@ use maud::{html, Markup};
 use super::chart::{fault_bands, fmt, time_axis, TimeScale, GUTTER, WIDTH};
 use super::timeline::describe;
 use crate::history::OpKind;
+use crate::report::words::seconds;
 use crate::report::RunDoc;
 
 const HEIGHT: f64 = 220.0;
@@ -47,13 +48,15 @@ pub(super) fn latency(doc: &RunDoc) -> Markup {
     }
 }
 
-/// Completions per second, stacked: ok at the bottom, then fail, then unknown.
-pub(super) fn throughput(doc: &RunDoc) -> Markup {
+/// Completions per time slot (a round 1, 2 or 5 × 10ⁿ seconds, about forty slots over the run),
+/// stacked: ok at the bottom, then fail, then unknown. Returns the chart and the slot's width.
+pub(super) fn throughput(doc: &RunDoc) -> (Markup, Duration) {
     let scale = TimeScale::of(doc);
-    let seconds = scale.end_secs().ceil().max(1.0) as usize;
-    let mut per: Vec<[u64; 3]> = vec![[0; 3]; seconds];
+    let bin = nice(scale.end_secs() / 40.0);
+    let slots = (scale.end_secs() / bin).ceil().max(1.0) as usize;
+    let mut per: Vec<[u64; 3]> = vec![[0; 3]; slots];
     for op in doc.ops.iter().filter(|o| o.kind != OpKind::Invoke) {
-        let s = (op.time.as_secs() as usize).min(seconds - 1);
+        let s = ((op.time.as_secs_f64() / bin) as usize).min(slots - 1);
         let slot = match op.kind {
             OpKind::Ok => 0,
             OpKind::Fail => 1,
@@ -67,7 +70,7 @@ pub(super) fn throughput(doc: &RunDoc) -> Markup {
         .max()
         .unwrap_or(0)
         .max(1) as f64;
-    // (second, outcome, count, top, height) of each stacked bar.
+    // (slot, outcome, count, top, height) of each stacked bar.
     let mut bars: Vec<(usize, &str, u64, f64, f64)> = Vec::new();
     for (s, counts) in per.iter().enumerate() {
         let mut base = BOTTOM;
@@ -80,20 +83,33 @@ pub(super) fn throughput(doc: &RunDoc) -> Markup {
             }
         }
     }
-    html! {
+    let at = |s: f64| Duration::from_secs_f64(s * bin);
+    let chart = html! {
         svg.chart.throughput xmlns="http://www.w3.org/2000/svg" width=(fmt(WIDTH)) height=(fmt(HEIGHT))
-            viewBox={ "0 0 " (fmt(WIDTH)) " " (fmt(HEIGHT)) } role="img" aria-label="throughput per second" {
+            viewBox={ "0 0 " (fmt(WIDTH)) " " (fmt(HEIGHT)) } role="img" aria-label="throughput" {
             (fault_bands(doc, scale, TOP, BOTTOM, false))
-            text x=(fmt(GUTTER - 6.0)) y=(fmt(TOP + 4.0)) text-anchor="end" { (max as u64) "/s" }
+            text x=(fmt(GUTTER - 6.0)) y=(fmt(TOP + 4.0)) text-anchor="end" { (max as u64) }
             @for (s, kind, n, top, h) in &bars {
-                @let x0 = scale.x(Duration::from_secs(*s as u64));
-                @let x1 = scale.x(Duration::from_secs(*s as u64 + 1));
+                @let x0 = scale.x(at(*s as f64));
+                @let x1 = scale.x(at(*s as f64 + 1.0));
                 rect class={ "bar op-" (kind) } x=(fmt(x0 + 1.0)) y=(fmt(*top))
                     width=(fmt((x1 - x0 - 2.0).max(1.0))) height=(fmt(*h)) {
-                    title { (n) " " (kind) " in second " (s) }
+                    title { (n) " " (kind) " from " (seconds(at(*s as f64))) }
                 }
             }
             (time_axis(scale, BOTTOM))
         }
-    }
+    };
+    (chart, at(1.0))
+}
+
+/// The smallest of 1, 2, 5 × 10ⁿ seconds at least `raw` (and at least a millisecond).
+fn nice(raw: f64) -> f64 {
+    let raw = raw.max(0.001);
+    let mag = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw - 1e-12)
+        .unwrap_or(10.0 * mag)
 }

@@ -12,7 +12,7 @@ use super::timeline::timeline;
 use crate::report::words::{findings, human, seconds, window_phrase, words};
 use crate::report::{Example, JsonCall, Report, RunArtifacts, RunDoc};
 
-/// Examples shown per anomaly class (the JSON keeps up to twenty).
+/// Examples shown per anomaly class (the timeline marks every one the JSON keeps).
 const SHOWN: usize = 3;
 
 /// The page of `run`, drawn from its history document when it has one.
@@ -43,8 +43,9 @@ pub(crate) fn run_page(run: &RunArtifacts, doc: Option<&RunDoc>) -> String {
             (timeline(doc))
             h2 { "Latency over time" }
             (latency(doc))
-            h2 { "Throughput per second" }
-            (throughput(doc))
+            @let (chart, slot) = throughput(doc);
+            h2 { "Throughput (completions per " (human(slot)) ")" }
+            (chart)
         } @else if run.history.is_some() {
             p.muted { "The history of this run could not be read." }
         }
