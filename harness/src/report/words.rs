@@ -114,7 +114,8 @@ pub fn findings(report: &Report) -> String {
         let counted: Vec<String> = c
             .counted
             .iter()
-            .filter(|(_, n)| **n > 0)
+            // Dotted names (`phase.<name>.calls`) are details for the checks table.
+            .filter(|(k, n)| **n > 0 && !k.contains('.'))
             .map(|(k, n)| format!("{n} {}", words(k)))
             .collect();
         let among = if counted.is_empty() {
