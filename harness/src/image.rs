@@ -474,6 +474,32 @@ pub(crate) fn split_reference(image: &str) -> (String, String) {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn build_output_goes_to_the_log_and_a_failure_returns_its_last_lines() {
+        let log =
+            std::env::temp_dir().join(format!("shakedown-build-log-{}.log", std::process::id()));
+        let mut cmd = Command::new("sh");
+        cmd.args([
+            "-c",
+            "echo 'Step 1/2 : RUN apt-get install -y tzdata'; echo 'Unpacking tzdata ...'; echo 'E: broken' >&2; exit 3",
+        ]);
+        let e = log_output(cmd, "shakedown/test:1", &log).await.unwrap_err();
+        let text = std::fs::read_to_string(&log).unwrap();
+        let _ = std::fs::remove_file(&log);
+        for line in ["Step 1/2 : RUN apt-get", "Unpacking tzdata", "E: broken"] {
+            assert!(text.contains(line), "{line} not in the log:\n{text}");
+        }
+        assert!(
+            e.contains("exit status: 3") && e.contains("E: broken"),
+            "{e}"
+        );
+        assert!(is_step("Step 1/2 : RUN apt-get install -y tzdata"));
+        assert!(
+            !is_step("Unpacking tzdata ..."),
+            "apt's own lines are not steps"
+        );
+    }
+
     #[test]
     fn recipe_hash_changes_with_any_file() {
         let a = ImageRecipe {
