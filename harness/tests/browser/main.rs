@@ -46,6 +46,7 @@ fn the_run_page_shows_lanes_bars_faults_and_anomalies_in_chromium() {
     assert!(dom.contains("replica apply delay on pg-replica-0 (delay_ms 3000) from"));
     let shot = chromium.screenshot(&page, "run-page");
     assert_not_blank(&shot);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -61,6 +62,7 @@ fn the_index_page_lists_every_run_with_its_outcome_in_chromium() {
     let shot = chromium.screenshot(&page, "index-page");
     assert_not_blank(&shot);
     keep(&shot, "report-index.png");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A screenshot is not blank: a good share of its pixels are not the background, in several
