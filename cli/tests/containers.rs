@@ -50,13 +50,25 @@ fn run_writes_the_report_and_exits_zero_when_verdicts_are_as_expected() {
         junit.contains("classname=\"shakedown.replica_lag\""),
         "{junit}"
     );
-    // The run's page draws its timeline from the history: lanes, bars, the two fault windows.
+    // The run's page draws its timeline from the history: lanes, bars, and each fault window
+    // shaded in the timeline and both charts.
+    let history: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.join("replica_lag/hardened/history.json")).unwrap(),
+    )
+    .unwrap();
+    let injected = history["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "inject")
+        .count();
+    assert!(injected > 0, "{history}");
     let page = std::fs::read_to_string(out.join("replica_lag/hardened/index.html")).unwrap();
     assert!(page.contains("<g class=\"lane\""), "no lanes");
     assert!(page.contains("class=\"op op-ok\""), "no bars");
     assert_eq!(
         page.matches("<rect class=\"fault\"").count(),
-        2 * 3,
+        injected * 3,
         "fault windows"
     );
     let elle: serde_json::Value =
