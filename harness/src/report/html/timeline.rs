@@ -55,7 +55,7 @@ fn bar(call: &JsonCall<'_>, scale: TimeScale, y: f64, anomalous: &BTreeSet<u64>)
             .is_some_and(|c| anomalous.contains(&c.index));
     let class = format!("op op-{kind}{}", if marked { " anomalous-op" } else { "" });
     html! {
-        rect class=(class) x=(fmt(x0)) y=(fmt(y + 3.0)) width=(fmt((x1 - x0).max(1.5)))
+        rect class=(class) x=(fmt(x0)) y=(fmt(y + 3.0)) width=(fmt((x1 - x0).max(3.0)))
             height=(fmt(LANE - 6.0)) data-index=(call.invoke.index) {
             title { (describe(call)) }
         }
