@@ -301,6 +301,28 @@ mod tests {
     }
 
     #[test]
+    fn examples_stay_out_of_the_serialised_result_so_snapshots_do_not_see_them() {
+        let plain = CheckResult::builder("x").anomaly("a", 1).build();
+        let with = CheckResult::builder("x")
+            .anomaly("a", 1)
+            .example("a", &[1, 2])
+            .build();
+        assert_eq!(with.examples["a"], vec![vec![1, 2]]);
+        assert_eq!(
+            serde_json::to_string(&with).unwrap(),
+            serde_json::to_string(&plain).unwrap()
+        );
+        let mut many = CheckResult::builder("x");
+        for i in 0..CheckResultBuilder::MAX_EXAMPLES as u64 + 5 {
+            many = many.example("a", &[i]);
+        }
+        assert_eq!(
+            many.build().examples["a"].len(),
+            CheckResultBuilder::MAX_EXAMPLES
+        );
+    }
+
+    #[test]
     fn counts_serialise_as_number_or_bound() {
         assert_eq!(serde_json::to_string(&Count::Exact(3)).unwrap(), "3");
         assert_eq!(
