@@ -59,7 +59,7 @@ mod splice;
 mod toxic;
 mod toxics;
 
-pub use api::TOXIPROXY_VERSION;
+pub use api::{toxic_json, TOXIPROXY_VERSION};
 #[cfg(feature = "cli")]
 pub use cli::{run, ProxyArgs};
 pub use collection::{NewProxy, ProxyInfo, ProxyPatch};

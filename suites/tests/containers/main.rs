@@ -7,5 +7,6 @@ mod support;
 mod clock;
 mod clock_skew;
 mod proxy_node;
+mod partial_failure;
 mod replica_lag;
 mod timezone;
