@@ -37,6 +37,22 @@ pub enum Fault {
         /// The node's name.
         target: String,
     },
+    /// The node's network interface delays, jitters or drops packets (`tc netem` on its egress;
+    /// healed: the qdisc removed).
+    Netem {
+        /// The node's name.
+        target: String,
+        /// The interface (`eth0`).
+        interface: String,
+        /// Added delay per packet.
+        #[serde(rename = "delay_ms", with = "crate::serde_time::millis")]
+        delay: Duration,
+        /// Random variation of the delay, either way.
+        #[serde(rename = "jitter_ms", with = "crate::serde_time::millis")]
+        jitter: Duration,
+        /// Share of packets dropped, in percent (100: nothing passes).
+        loss_percent: f64,
+    },
     /// The node's wall clock is offset from the real time (positive: ahead).
     ClockOffset {
         /// The node's name.
@@ -131,6 +147,7 @@ impl Fault {
             Fault::ProcessPause { .. } => "process_pause",
             Fault::ProcessRestart { .. } => "process_restart",
             Fault::Partition { .. } => "partition",
+            Fault::Netem { .. } => "netem",
             Fault::ClockOffset { .. } => "clock_offset",
             Fault::ClockJump { .. } => "clock_jump",
             Fault::ClockSet { .. } => "clock_set",
@@ -149,6 +166,7 @@ impl Fault {
             | Fault::ProcessPause { target }
             | Fault::ProcessRestart { target }
             | Fault::Partition { target }
+            | Fault::Netem { target, .. }
             | Fault::ClockOffset { target, .. }
             | Fault::ClockJump { target, .. }
             | Fault::ClockSet { target, .. }

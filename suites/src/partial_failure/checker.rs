@@ -69,10 +69,7 @@ pub const ANOMALIES: [&str; 6] = [
     "unresolved_unknown",
 ];
 
-fn last_ok<'a>(
-    history: &'a History<PaymentOp, PaymentValue>,
-    f: PaymentOp,
-) -> Option<&'a PaymentValue> {
+fn last_ok(history: &History<PaymentOp, PaymentValue>, f: PaymentOp) -> Option<&PaymentValue> {
     history
         .ops()
         .iter()

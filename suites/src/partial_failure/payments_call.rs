@@ -102,13 +102,14 @@ impl PaymentsCall {
     }
 }
 
-/// The naive reading: any 2xx is a charge if the body parses; a 2xx that does not parse is
-/// taken as a failure, and so is everything else.
+/// The naive reading: any 2xx is a charge if the body parses once decoded as text the way
+/// `reqwest::Response::text` does (invalid UTF-8 replaced, not refused); a 2xx that does not
+/// parse is taken as a failure, and so is everything else.
 fn lenient(status: reqwest::StatusCode, body: &[u8]) -> Answer {
     if !status.is_success() {
         return Answer::Refused(format!("HTTP {status}"));
     }
-    match serde_json::from_slice::<ChargeReply>(body) {
+    match serde_json::from_str::<ChargeReply>(&String::from_utf8_lossy(body)) {
         Ok(r) => Answer::Charged(r),
         Err(e) => Answer::Refused(format!("unreadable reply: {e}")),
     }
@@ -185,5 +186,12 @@ mod tests {
             Answer::Charged(r) if r.amount_cents == 1350
         ));
         assert!(matches!(lenient(reqwest::StatusCode::OK, b"{"), Answer::Refused(_)));
+        let mut receipt_flipped = reply_body("o-1", 1250);
+        let at = receipt_flipped.len() - 3;
+        receipt_flipped[at] = 0xff;
+        assert!(matches!(
+            lenient(reqwest::StatusCode::CREATED, &receipt_flipped),
+            Answer::Charged(r) if r.receipt.contains('\u{fffd}')
+        ));
     }
 }

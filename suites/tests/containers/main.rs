@@ -6,7 +6,7 @@ mod support;
 
 mod clock;
 mod clock_skew;
-mod proxy_node;
 mod partial_failure;
+mod proxy_node;
 mod replica_lag;
 mod timezone;

@@ -25,7 +25,11 @@ async fn naive_orders_double_charge_lie_and_accept_corrupt_replies() -> anyhow::
     let report = reference_run(Variant::Naive).await?;
     assert_caught(
         &report,
-        &["duplicate_charge", "failed_but_charged", "corrupt_reply_accepted"],
+        &[
+            "duplicate_charge",
+            "failed_but_charged",
+            "corrupt_reply_accepted",
+        ],
     );
     insta::assert_yaml_snapshot!("partial_failure_naive", report);
     Ok(())
