@@ -1,7 +1,8 @@
 //! Network emulation on a node's interface with `tc netem`: delay, jitter, loss, a full drop.
 //! For dependencies a proxy cannot sit in front of. The node needs `NET_ADMIN`
 //! ([`NodeSpec::cap_add`](crate::NodeSpec::cap_add)) and `tc` (iproute2, in the runtime and
-//! postgres images).
+//! postgres images), and the host kernel netem (`CONFIG_NET_SCH_NETEM`; some VM kernels lack
+//! it, and the error then says so).
 
 use std::time::Duration;
 
@@ -142,6 +143,8 @@ impl Nemesis for Netem<'_> {
             if out.code != 0 {
                 let hint = if out.stderr.contains("Operation not permitted") {
                     " (start the node with NodeSpec::cap_add(\"NET_ADMIN\"))"
+                } else if out.stderr.contains("qdisc kind is unknown") {
+                    " (the host kernel has no netem: CONFIG_NET_SCH_NETEM, module sch_netem)"
                 } else {
                     ""
                 };
