@@ -43,12 +43,10 @@ pub enum Fault {
         target: String,
         /// The interface (`eth0`).
         interface: String,
-        /// Added delay per packet.
-        #[serde(rename = "delay_ms", with = "crate::serde_time::millis")]
-        delay: Duration,
-        /// Random variation of the delay, either way.
-        #[serde(rename = "jitter_ms", with = "crate::serde_time::millis")]
-        jitter: Duration,
+        /// Added delay per packet, in milliseconds.
+        delay_ms: u64,
+        /// Random variation of the delay, either way, in milliseconds.
+        jitter_ms: u64,
         /// Share of packets dropped, in percent (100: nothing passes).
         loss_percent: f64,
     },

@@ -131,8 +131,8 @@ impl Nemesis for Netem<'_> {
         Fault::Netem {
             target: self.node.name().to_string(),
             interface: self.args.interface.clone(),
-            delay: self.args.delay,
-            jitter: self.args.jitter,
+            delay_ms: u64::try_from(self.args.delay.as_millis()).unwrap_or(u64::MAX),
+            jitter_ms: u64::try_from(self.args.jitter.as_millis()).unwrap_or(u64::MAX),
             loss_percent: self.args.loss_percent,
         }
     }
