@@ -32,6 +32,22 @@ use crate::error::ProxyError;
 /// ```
 pub const TOXIPROXY_VERSION: &str = "2.12.0";
 
+/// A toxic as Toxiproxy's API spells it (`{"name", "type", "stream", "toxicity", "attributes"}`,
+/// durations in milliseconds): the body of `POST /proxies/{proxy}/toxics`, for driving a proxy
+/// that runs elsewhere (a container, a `toxiproxy-server`) with a typed [`ToxicConfig`].
+///
+/// ```
+/// use std::time::Duration;
+/// use shakedown_proxy::{toxic_json, Toxic};
+/// let json = toxic_json(&Toxic::latency(Duration::from_millis(300)).named("slow").into_config());
+/// assert_eq!(json["type"], "latency");
+/// assert_eq!(json["stream"], "downstream");
+/// assert_eq!(json["attributes"]["latency"], 300);
+/// ```
+pub fn toxic_json(config: &crate::ToxicConfig) -> serde_json::Value {
+    serde_json::to_value(wire::WireToxic::from(config)).unwrap_or_default()
+}
+
 type Shared = State<Arc<Collection>>;
 
 /// Builds the API router.

@@ -17,7 +17,7 @@
 //! | `link.rs` | [`Link`] (one proxied upstream) and [`ToxicGuard`] (a toxic attached to it) |
 //! | `toxic.rs` | [`Toxic`]: the public builder describing a toxic to attach |
 //! | `spec.rs` | typed toxics: [`ToxicSpec`], [`ToxicConfig`], [`Direction`], [`Toxicity`] |
-//! | `api.rs`, `api/wire.rs` | the HTTP API; the only code that speaks Toxiproxy JSON |
+//! | `api.rs`, `api/wire.rs` | the HTTP API; the only code that speaks Toxiproxy JSON ([`toxic_json`] for driving a proxy elsewhere) |
 //! | `collection.rs` | the proxies of a server and every operation on them |
 //! | `listener.rs` | accept loop, upstream dial |
 //! | `connection.rs` | one proxied connection: both directions in one task, fast path, half-close |
@@ -59,7 +59,7 @@ mod splice;
 mod toxic;
 mod toxics;
 
-pub use api::TOXIPROXY_VERSION;
+pub use api::{toxic_json, TOXIPROXY_VERSION};
 #[cfg(feature = "cli")]
 pub use cli::{run, ProxyArgs};
 pub use collection::{NewProxy, ProxyInfo, ProxyPatch};

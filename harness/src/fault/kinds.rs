@@ -36,6 +36,20 @@ pub enum Fault {
         /// The node's name.
         target: String,
     },
+    /// The node's network interface delays, jitters or drops packets (`tc netem` on its egress;
+    /// healed: the qdisc removed).
+    Netem {
+        /// The node's name.
+        target: String,
+        /// The interface (`eth0`).
+        interface: String,
+        /// Added delay per packet, in milliseconds.
+        delay_ms: u64,
+        /// Random variation of the delay, either way, in milliseconds.
+        jitter_ms: u64,
+        /// Share of packets dropped, in percent (100: nothing passes).
+        loss_percent: f64,
+    },
     /// The node's wall clock is offset from the real time (positive: ahead).
     ClockOffset {
         /// The node's name.
@@ -129,6 +143,7 @@ impl Fault {
             Fault::ProcessPause { .. } => "process_pause",
             Fault::ProcessRestart { .. } => "process_restart",
             Fault::Partition { .. } => "partition",
+            Fault::Netem { .. } => "netem",
             Fault::ClockOffset { .. } => "clock_offset",
             Fault::ClockJump { .. } => "clock_jump",
             Fault::ClockSet { .. } => "clock_set",
@@ -147,6 +162,7 @@ impl Fault {
             | Fault::ProcessPause { target }
             | Fault::ProcessRestart { target }
             | Fault::Partition { target }
+            | Fault::Netem { target, .. }
             | Fault::ClockOffset { target, .. }
             | Fault::ClockJump { target, .. }
             | Fault::ClockSet { target, .. }

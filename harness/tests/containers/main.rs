@@ -1,3 +1,4 @@
 //! The harness tests that start containers (nextest runs binaries named `containers` one at a time).
 
+mod netem;
 mod topology;

@@ -5,7 +5,9 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use shakedown_fixtures::{PgCluster, ProxyNode};
+use shakedown::proxy::Toxic;
+use shakedown::{Run, RunOptions};
+use shakedown_fixtures::{NodeToxic, PgCluster, ProxyDisabled, ProxyNode};
 use tokio_postgres::NoTls;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,6 +68,50 @@ async fn containers_talk_through_the_proxy_node_and_its_toxics_apply() -> anyhow
         pg.primary().node().exec(ready).await?.code,
         0,
         "a disabled proxy must refuse"
+    );
+
+    // The same through the node's nemeses, in a run's timeline: a toxic, then the proxy
+    // disabled and enabled again.
+    let enabled = http
+        .post(format!("{api}/proxies/pg"))
+        .json(&json!({"enabled": true}))
+        .send()
+        .await?;
+    assert_eq!(enabled.status().as_u16(), 200);
+    let run: Run<&'static str, ()> = Run::new("proxy_node", RunOptions::seeded(1));
+    let slow = Toxic::latency(Duration::from_millis(300)).named("slow_pg");
+    let toxic = run.inject(NodeToxic::new(&proxy, "pg", slow)).await?;
+    let listed: serde_json::Value = http
+        .get(format!("{api}/proxies/pg/toxics"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let ours = listed
+        .as_array()
+        .and_then(|ts| ts.iter().find(|t| t["name"] == "slow_pg"))
+        .unwrap_or_else(|| panic!("the nemesis's toxic is not listed: {listed}"));
+    assert_eq!(ours["attributes"]["latency"], 300, "{listed}");
+    toxic.heal().await?;
+    let down = run.inject(ProxyDisabled::new(&proxy, "pg")).await?;
+    assert_ne!(
+        pg.primary().node().exec(ready).await?.code,
+        0,
+        "disabled by the nemesis"
+    );
+    down.heal().await?;
+    assert_eq!(
+        pg.primary().node().exec(ready).await?.code,
+        0,
+        "enabled by its heal"
+    );
+    let timeline = run.timeline();
+    let kinds: Vec<&str> = timeline.windows().iter().map(|w| w.fault.kind()).collect();
+    assert_eq!(kinds, ["proxy_toxic", "proxy_disabled"]);
+    let missing = proxy.remove_toxic("pg", "nope").await.unwrap_err();
+    assert!(
+        missing.to_string().contains("remove toxic nope from pg"),
+        "{missing}"
     );
     Ok(())
 }
