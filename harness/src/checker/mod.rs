@@ -3,6 +3,8 @@
 
 mod check;
 mod register;
+mod staleness;
 
 pub use check::{check_safe, compose, CheckResult, CheckResultBuilder, Checker, Count, Validity};
 pub use register::{ReadYourWritesChecker, RegisterOp, RegisterValue};
+pub use staleness::{read_staleness, ReadStaleness, SessionChecker};
