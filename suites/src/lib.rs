@@ -7,6 +7,7 @@
 //! | [`replica_lag`] | read replica lag: stale reads right after a user's own write |
 //! | [`clock_skew`] | clock skew breaking tokens: fresh tokens refused, expired ones accepted |
 //! | [`timezone`] | timezone bugs: charges at the wrong local time, doubled or missed, reports in the wrong day |
+//! | [`inconsistent_reads`] | inconsistent reads: replicas at different lags behind a balancer, reads going back and forth |
 //!
 //! Every suite module has the same shape: a client trait for the system under test, an HTTP
 //! client of the reference service, `Options` (workload and [`shakedown::RunOptions`]),
@@ -41,7 +42,7 @@ macro_rules! suites {
     };
 }
 
-suites!(replica_lag, clock_skew, timezone);
+suites!(replica_lag, clock_skew, timezone, inconsistent_reads);
 
 /// Reference services that belong to no suite (probes for the harness's own tests and
 /// benchmarks).

@@ -1,9 +1,5 @@
 use std::time::Duration;
 
-use fake::faker::internet::en::SafeEmail;
-use fake::faker::lorem::en::Sentence;
-use fake::faker::name::en::Name;
-use fake::Fake;
 use futures::future::try_join_all;
 use shakedown::checker::{ReadYourWritesChecker, RegisterOp, RegisterValue};
 use shakedown::history::Done;
@@ -126,13 +122,7 @@ async fn session<S: ProfileService>(
     for n in 0..options.profiles_per_session {
         let id = format!("p{phase}-s{process}-{n}");
         for version in 1..=2 {
-            let profile = Profile {
-                id: id.clone(),
-                name: Name().fake_with_rng(&mut rng),
-                email: SafeEmail().fake_with_rng(&mut rng),
-                bio: Sentence(3..8).fake_with_rng(&mut rng),
-                version,
-            };
+            let profile = Profile::fake(&id, version, &mut rng);
             let written = RegisterValue::new(&id, Some(version));
             run.call(process, RegisterOp::Write, written.clone(), async {
                 user.save(&profile).await?;
