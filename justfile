@@ -10,6 +10,14 @@ default:
 chaos *ARGS:
     {{shakedown}} run {{ARGS}}
 
+# Re-render the pages and JUnit file of a run's output folder from its JSON.
+report DIR="shakedown-report":
+    {{shakedown}} report {{DIR}}
+
+# The browser test of the report pages (needs Debian's chromium); keeps the index screenshot in docs/.
+screenshots:
+    SHAKEDOWN_SCREENSHOTS=docs cargo nextest run -p shakedown --test browser
+
 # The tests (containers included); images are built on demand.
 test *ARGS:
     cargo nextest run --workspace {{ARGS}}

@@ -3,8 +3,15 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use super::progress::Progress;
+
+const EXIT_CODES: &str = "Exit codes: 0 every verdict as expected; 1 a verdict not as expected; \
+2 bad input or an environment problem (also a run that could not finish); 130 interrupted (Ctrl-C), \
+after removing the run's containers.\nLogging: RUST_LOG (default `warn`), e.g. RUST_LOG=shakedown=debug.";
+
 /// Parses the command line, runs, and returns the exit code: 0 on success, 1 when a suite
-/// did not get its expected verdict, 2 on bad input or an environment problem.
+/// did not get its expected verdict, 2 on bad input or an environment problem (also a run that
+/// could not finish), 130 after Ctrl-C once the run's containers are removed.
 pub(crate) fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -27,7 +34,9 @@ pub(crate) fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let code = rt.block_on(super::commands::dispatch(cli.command));
+    let progress = Progress::new();
+    progress.install_tracing();
+    let code = rt.block_on(super::commands::dispatch(&progress, cli.command));
     rt.shutdown_timeout(std::time::Duration::from_secs(5));
     code
 }
@@ -36,7 +45,8 @@ pub(crate) fn main() -> ExitCode {
 #[command(
     name = "shakedown",
     version,
-    about = "Chaos tests against real systems in containers: inject the failures that break distributed systems and check what the system did."
+    about = "Chaos tests against real systems in containers: inject the failures that break distributed systems and check what the system did.",
+    after_help = EXIT_CODES
 )]
 struct Cli {
     #[command(subcommand)]
@@ -46,6 +56,9 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Run suites against the reference systems and write a report.
+    #[command(
+        after_help = "Examples:\n  shakedown run                                  every suite, both variants\n  shakedown run replica_lag --variant naive --seed 7 --out report\n\nWrites <out>/index.html, <out>/junit.xml and <out>/<suite>/<variant>/{report,history,elle,outcome}.json; image build output goes to <out>/image-build.log.\nExit codes: 0 every verdict as expected; 1 a verdict not as expected; 2 bad input or an environment problem (also mid-run); 130 interrupted."
+    )]
     Run {
         /// Suites to run (default: all; see `shakedown list`).
         suites: Vec<String>,
@@ -59,14 +72,25 @@ pub(crate) enum Command {
         #[arg(long, default_value = "shakedown-report")]
         out: PathBuf,
     },
+    /// Re-render the pages, JUnit file and Elle exports of a run's output folder from its JSON.
+    #[command(
+        after_help = "Example:\n  shakedown report shakedown-report\n\nExits as the run did: 0 every verdict as expected, 1 a verdict not as expected, 2 a run that could not finish or a folder that is not a run's output."
+    )]
+    Report {
+        /// The folder `shakedown run --out DIR` wrote.
+        dir: PathBuf,
+    },
     /// List the suites.
+    #[command(after_help = "Example:\n  shakedown list")]
     List,
     /// Build or inspect the images the suites need.
+    #[command(after_help = "Examples:\n  shakedown images build\n  shakedown images status")]
     Images {
         #[command(subcommand)]
         action: ImagesAction,
     },
     /// Remove containers and networks left behind by killed runs.
+    #[command(after_help = "Examples:\n  shakedown clean\n  shakedown clean --all --images")]
     Clean {
         /// Remove every shakedown container and network, even those of runs still going.
         #[arg(long)]
@@ -76,6 +100,7 @@ pub(crate) enum Command {
         images: bool,
     },
     /// Run the Toxiproxy-compatible fault proxy (a drop-in for `toxiproxy-server`).
+    #[command(after_help = "Example:\n  shakedown proxy --port 8474 --config proxies.json")]
     Proxy(shakedown_proxy::ProxyArgs),
     /// Serve a bundled reference service (what the suites' containers run).
     #[command(hide = true)]
@@ -91,12 +116,16 @@ pub(crate) enum Command {
 #[derive(Debug, Subcommand)]
 pub(crate) enum ImagesAction {
     /// Build every image that is missing or stale (all of them with --force).
+    #[command(
+        after_help = "Example:\n  shakedown images build --force\n\nThe whole build output goes to shakedown-image-builds.log in the temp folder."
+    )]
     Build {
         /// Rebuild even current images.
         #[arg(long)]
         force: bool,
     },
     /// Show whether each image is present and current.
+    #[command(after_help = "Example:\n  shakedown images status")]
     Status,
 }
 

@@ -6,6 +6,10 @@
 
 mod app;
 mod commands;
+mod progress;
+mod render;
+mod run;
+mod summary;
 
 fn main() -> std::process::ExitCode {
     app::main()

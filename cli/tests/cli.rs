@@ -163,3 +163,156 @@ fn shakedown_proxy_explains_a_taken_port_and_a_bad_config() {
         stderr(&o)
     );
 }
+
+/// A run to write by hand: its variant, how many stale reads it found, why it could not finish.
+type HandRun<'a> = (shakedown::Variant, u64, Option<&'a str>);
+
+fn run_folder(name: &str, runs: &[HandRun<'_>]) -> std::path::PathBuf {
+    use shakedown::checker::CheckResult;
+    use shakedown::report::{write_run, Report, RunArtifacts, WorkloadSummary};
+    let dir = std::env::temp_dir().join(format!("shakedown-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let arts: Vec<RunArtifacts> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, (variant, stale, error))| {
+            let check = CheckResult::builder("read_your_writes")
+                .anomaly("stale_read_after_own_write", *stale)
+                .counted("reads_checked", 48)
+                .build();
+            RunArtifacts {
+                suite: format!("suite{i}"),
+                variant: variant.to_string(),
+                report: error.is_none().then(|| {
+                    Report::new(
+                        "s",
+                        *variant,
+                        1,
+                        vec![],
+                        WorkloadSummary::default(),
+                        vec![check],
+                    )
+                }),
+                history: Some(serde_json::json!({"ops": [], "timeline": []})),
+                expected: variant.expected(),
+                error: error.map(str::to_string),
+                duration: Some(std::time::Duration::from_millis(2500)),
+            }
+        })
+        .collect();
+    write_run(&dir, &arts).unwrap();
+    std::fs::remove_file(dir.join("index.html")).unwrap();
+    dir
+}
+
+#[test]
+fn report_re_renders_a_run_folder_and_exits_as_the_run_did() {
+    use shakedown::Variant::{Hardened, Naive};
+    let cases: [(&str, &[HandRun<'_>], i32, &str); 3] = [
+        (
+            "expected",
+            &[(Naive, 12, None), (Hardened, 0, None)],
+            0,
+            "every verdict as expected",
+        ),
+        (
+            "unexpected",
+            &[(Naive, 0, None), (Hardened, 0, None)],
+            1,
+            "1 of 2 run(s) did not get the expected verdict",
+        ),
+        (
+            "error",
+            &[(Naive, 12, None), (Hardened, 0, Some("docker went away"))],
+            2,
+            "1 of 2 run(s) could not finish",
+        ),
+    ];
+    for (name, runs, code, says) in cases {
+        let dir = run_folder(name, runs);
+        let o = shakedown(&["report", dir.to_str().unwrap()]);
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert_eq!(o.status.code(), Some(code), "{name}: {out}{}", stderr(&o));
+        assert!(out.contains(says), "{name}: {out}");
+        assert!(
+            dir.join("index.html").is_file(),
+            "{name}: index re-rendered"
+        );
+        assert!(dir.join("junit.xml").is_file());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn the_summary_names_outcomes_in_words_not_debug_forms() {
+    use shakedown::Variant::{Hardened, Naive};
+    let dir = run_folder(
+        "words",
+        &[(Naive, 12, None), (Naive, 0, None), (Hardened, 3, None)],
+    );
+    let o = shakedown(&["report", dir.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let _ = std::fs::remove_dir_all(&dir);
+    let row = |suite: &str| {
+        out.lines()
+            .find(|l| l.starts_with(suite))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        row("suite0").contains("caught") && !row("suite0").contains("NOT"),
+        "{out}"
+    );
+    assert!(row("suite1").contains("NOT caught"), "{out}");
+    assert!(row("suite2").contains("NOT handled"), "{out}");
+    assert!(!out.contains("Some(") && !out.contains("Invalid"), "{out}");
+}
+
+#[test]
+fn report_of_a_folder_that_is_not_a_run_says_what_to_give_it() {
+    let empty = std::env::temp_dir().join(format!("shakedown-cli-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    for (arg, says) in [
+        (empty.to_str().unwrap(), "no run in it"),
+        ("/nonexistent/shakedown-report", "is not a folder"),
+    ] {
+        let o = shakedown(&["report", arg]);
+        assert_eq!(o.status.code(), Some(2), "{arg}");
+        assert!(
+            stderr(&o).contains(says) && stderr(&o).contains("shakedown run"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    let _ = std::fs::remove_dir(&empty);
+}
+
+#[test]
+fn every_subcommand_has_help_with_an_example_and_the_exit_codes_are_documented() {
+    let top = shakedown(&["--help"]);
+    let text = String::from_utf8_lossy(&top.stdout).into_owned();
+    assert!(
+        text.contains("Exit codes: 0") && text.contains("130") && text.contains("RUST_LOG"),
+        "{text}"
+    );
+    for sub in [
+        &["run"][..],
+        &["report"],
+        &["list"],
+        &["images"],
+        &["images", "build"],
+        &["images", "status"],
+        &["clean"],
+        &["proxy"],
+    ] {
+        let mut args = sub.to_vec();
+        args.push("--help");
+        let o = shakedown(&args);
+        let help = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(o.status.success(), "{sub:?}");
+        assert!(
+            help.contains("Example") && help.contains("shakedown "),
+            "{sub:?} has no example:\n{help}"
+        );
+    }
+}

@@ -41,9 +41,43 @@ fn run_writes_the_report_and_exits_zero_when_verdicts_are_as_expected() {
     assert!(std::fs::read_to_string(out.join("index.html"))
         .unwrap()
         .contains("replica_lag"));
-    assert!(std::fs::read_to_string(out.join("junit.xml"))
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("failures=\"0\"") && junit.contains("errors=\"0\""),
+        "{junit}"
+    );
+    assert!(
+        junit.contains("classname=\"shakedown.replica_lag\""),
+        "{junit}"
+    );
+    // The run's page draws its timeline from the history: lanes, bars, and each fault window
+    // shaded in the timeline and both charts.
+    let history: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.join("replica_lag/hardened/history.json")).unwrap(),
+    )
+    .unwrap();
+    let injected = history["timeline"]
+        .as_array()
         .unwrap()
-        .contains("failures=\"0\""));
+        .iter()
+        .filter(|e| e["action"] == "inject")
+        .count();
+    assert!(injected > 0, "{history}");
+    let page = std::fs::read_to_string(out.join("replica_lag/hardened/index.html")).unwrap();
+    assert!(page.contains("<g class=\"lane\""), "no lanes");
+    assert!(page.contains("class=\"op op-ok\""), "no bars");
+    assert_eq!(
+        page.matches("<rect class=\"fault\"").count(),
+        injected * 3,
+        "fault windows"
+    );
+    let elle: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("replica_lag/hardened/elle.json")).unwrap())
+            .unwrap();
+    assert_eq!(elle[0]["type"], "invoke", "{}", elle[0]);
+    // The summary is in words, and the output has no Debug forms.
+    assert!(stdout.contains("handled"), "{stdout}");
+    assert!(!stdout.contains("Some("), "{stdout}");
     let _ = std::fs::remove_dir_all(&out);
 }
 

@@ -29,12 +29,14 @@ pub enum Error {
         state: String,
     },
     /// Building an image failed.
-    #[error("building image `{image}` failed: {detail}\n(run `shakedown images build` to retry and see the whole build log)")]
+    #[error("building image `{image}` failed: {detail}\n(the whole build log is in {log}; run `shakedown images build` to retry)")]
     ImageBuild {
         /// `repository:tag`.
         image: String,
         /// The last lines of the build output, or the cause.
         detail: String,
+        /// The file holding the whole build output.
+        log: String,
     },
     /// A Docker API call failed.
     #[error("docker could not {action} `{subject}`: {source}")]
@@ -97,6 +99,14 @@ pub enum Error {
         /// What was wrong (`seed`, `suite name` …).
         what: &'static str,
         /// Why, and what is accepted.
+        detail: String,
+    },
+    /// A file of a run's output folder could not be read back.
+    #[error("cannot use `{path}`: {detail}; point `shakedown report` at a folder that `shakedown run` wrote, or run again")]
+    Artifact {
+        /// The file or folder.
+        path: String,
+        /// What was wrong with it.
         detail: String,
     },
     /// A history broke the client protocol (a completion with no open invocation …).

@@ -182,8 +182,20 @@ impl BuildPolicy {
 /// Makes sure every recipe's image exists and is current, building what is not (per `policy`).
 ///
 /// Call this before starting any container: a missing image then never reaches testcontainers,
-/// which would try to pull it. Progress goes to stderr.
+/// which would try to pull it. Each build step is reported through `tracing` (info); the whole
+/// build output goes to [`default_build_log`] (see [`ensure_logged`]).
 pub async fn ensure(recipes: &[ImageRecipe], policy: BuildPolicy) -> Result<()> {
+    ensure_logged(recipes, policy, &default_build_log()).await
+}
+
+/// Where [`ensure`] writes the build output: `shakedown-image-builds.log` in the temp folder.
+pub fn default_build_log() -> PathBuf {
+    std::env::temp_dir().join("shakedown-image-builds.log")
+}
+
+/// [`ensure`], writing every line of build output (debootstrap, apt, docker) to `log`, which is
+/// created afresh when something needs building; a failed build's error names it.
+pub async fn ensure_logged(recipes: &[ImageRecipe], policy: BuildPolicy, log: &Path) -> Result<()> {
     let docker = crate::docker::client().await?;
     let mut todo = Vec::new();
     for r in recipes {
@@ -203,6 +215,11 @@ pub async fn ensure(recipes: &[ImageRecipe], policy: BuildPolicy) -> Result<()> 
     }
     // One builder at a time across processes; whoever waited re-checks before building.
     let _lock = lock_builds().await?;
+    if let Some(parent) = log.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Error::io(format!("create {}", parent.display()), e))?;
+    }
+    std::fs::write(log, b"").map_err(|e| Error::io(format!("create {}", log.display()), e))?;
     let mut base: Option<String> = None;
     for r in todo {
         if policy != BuildPolicy::Always && status(&docker, &r).await? == ImageState::Current {
@@ -210,9 +227,9 @@ pub async fn ensure(recipes: &[ImageRecipe], policy: BuildPolicy) -> Result<()> 
         }
         let base = match &base {
             Some(b) => b.clone(),
-            None => base.insert(resolve_base(&docker).await?).clone(),
+            None => base.insert(resolve_base(&docker, log).await?).clone(),
         };
-        build(&r, &base).await?;
+        build(&r, &base, log).await?;
     }
     Ok(())
 }
@@ -227,7 +244,7 @@ async fn lock_builds() -> Result<std::fs::File> {
             .open(&path)
             .map_err(|e| Error::io(format!("open lock file {}", path.display()), e))?;
         if file.try_lock().is_err() {
-            eprintln!("shakedown: waiting for another process to finish building images …");
+            tracing::info!("waiting for another process to finish building images");
             file.lock()
                 .map_err(|e| Error::io(format!("lock {}", path.display()), e))?;
         }
@@ -250,7 +267,7 @@ async fn image_exists(docker: &Docker, reference: &str) -> Result<bool> {
 }
 
 /// Picks the base image, pulling or bootstrapping it if need be.
-async fn resolve_base(docker: &Docker) -> Result<String> {
+async fn resolve_base(docker: &Docker, log: &Path) -> Result<String> {
     if let Ok(base) = std::env::var("SHAKEDOWN_BASE_IMAGE") {
         if image_exists(docker, &base).await? {
             return Ok(base);
@@ -260,6 +277,7 @@ async fn resolve_base(docker: &Docker) -> Result<String> {
             detail: format!(
                 "SHAKEDOWN_BASE_IMAGE names `{base}`, which is not present locally; load or build it, or unset the variable"
             ),
+            log: log.display().to_string(),
         });
     }
     for candidate in [OFFICIAL_BASE, BOOTSTRAP_BASE] {
@@ -267,13 +285,13 @@ async fn resolve_base(docker: &Docker) -> Result<String> {
             return Ok(candidate.to_string());
         }
     }
-    eprintln!("shakedown: base image {OFFICIAL_BASE} not present; trying to pull it");
+    tracing::info!("base image {OFFICIAL_BASE} not present; trying to pull it");
     let pulled = run_quiet(Command::new("docker").args(["pull", "-q", OFFICIAL_BASE])).await;
     if pulled.is_ok() && image_exists(docker, OFFICIAL_BASE).await? {
         return Ok(OFFICIAL_BASE.to_string());
     }
-    eprintln!(
-        "shakedown: cannot pull {OFFICIAL_BASE}; bootstrapping {BOOTSTRAP_BASE} with debootstrap (about a minute)"
+    tracing::info!(
+        "cannot pull {OFFICIAL_BASE}; bootstrapping {BOOTSTRAP_BASE} with debootstrap (about a minute)"
     );
     let dir = tempdir("base")?;
     let script = dir.path.join("bootstrap-base.sh");
@@ -281,18 +299,21 @@ async fn resolve_base(docker: &Docker) -> Result<String> {
         .map_err(|e| Error::io(format!("write {}", script.display()), e))?;
     let mut cmd = Command::new("bash");
     cmd.arg(&script).arg(BOOTSTRAP_BASE);
-    stream_to_stderr(cmd, "base").await.map_err(|detail| Error::ImageBuild {
-        image: BOOTSTRAP_BASE.into(),
-        detail: format!("{detail}\n(needs root and `apt-get install debootstrap`; or set SHAKEDOWN_BASE_IMAGE to a Debian bookworm image you have)"),
-    })?;
+    log_output(cmd, BOOTSTRAP_BASE, log)
+        .await
+        .map_err(|detail| Error::ImageBuild {
+            image: BOOTSTRAP_BASE.into(),
+            detail: format!("{detail}\n(needs root and `apt-get install debootstrap`; or set SHAKEDOWN_BASE_IMAGE to a Debian bookworm image you have)"),
+            log: log.display().to_string(),
+        })?;
     Ok(BOOTSTRAP_BASE.to_string())
 }
 
 /// Builds one recipe on `base` with the classic builder (offline-safe: it never pulls a base that
-/// is present), streaming the build's progress to stderr.
-pub async fn build(recipe: &ImageRecipe, base: &str) -> Result<()> {
+/// is present), appending its output to `log` and reporting each step through `tracing`.
+pub async fn build(recipe: &ImageRecipe, base: &str, log: &Path) -> Result<()> {
     let reference = recipe.reference();
-    eprintln!("shakedown: building image {reference} on {base}");
+    tracing::info!(image = %reference, "building image {reference} on {base}");
     let dir = tempdir(recipe.role)?;
     let write = |name: &str, body: &str| {
         let path = dir.path.join(name);
@@ -313,31 +334,60 @@ pub async fn build(recipe: &ImageRecipe, base: &str) -> Result<()> {
         .args(["--label", &format!("dev.shakedown.role={}", recipe.role)])
         .args(["-t", &reference])
         .arg(&dir.path);
-    stream_to_stderr(cmd, recipe.role)
+    log_output(cmd, &reference, log)
         .await
         .map_err(|detail| Error::ImageBuild {
             image: reference.clone(),
             detail,
+            log: log.display().to_string(),
         })?;
-    eprintln!("shakedown: built {reference}");
+    tracing::info!(image = %reference, "built {reference}");
     Ok(())
 }
 
-/// Runs a command, forwarding its output line by line to stderr with a prefix; on failure returns
-/// the last lines of output.
-async fn stream_to_stderr(mut cmd: Command, prefix: &str) -> std::result::Result<(), String> {
-    let prefix = prefix.to_string();
+/// Whether a line of build output names a step worth showing (docker's `Step 3/9 : RUN …`,
+/// debootstrap's `I: Retrieving …`), rather than the step's own output.
+fn is_step(line: &str) -> bool {
+    line.starts_with("Step ")
+        || line.starts_with("Successfully")
+        || line.starts_with("I: ")
+        || line.contains("imported")
+}
+
+/// Runs a command, appending every line of its output to `log` and reporting its steps through
+/// `tracing` (info, with the image); on failure returns the last lines of output.
+async fn log_output(mut cmd: Command, image: &str, log: &Path) -> std::result::Result<(), String> {
+    let image = image.to_string();
+    let log = log.to_path_buf();
     tokio::task::spawn_blocking(move || {
+        use std::io::Write as _;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .map_err(|e| format!("could not open the build log {}: {e}", log.display()))?;
+        let file = std::sync::Arc::new(std::sync::Mutex::new(file));
+        let append = {
+            let file = file.clone();
+            move |line: &str| {
+                if let Ok(mut f) = file.lock() {
+                    let _ = writeln!(f, "{line}");
+                }
+            }
+        };
+        append(&format!("=== {image}: {cmd:?}"));
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("could not run {cmd:?}: {e}"))?;
         let stderr = child.stderr.take().expect("piped");
+        let err_append = append.clone();
         let err_thread = std::thread::spawn(move || {
             BufReader::new(stderr)
                 .lines()
                 .map_while(|l| l.ok())
+                .inspect(|l| err_append(l))
                 .collect::<Vec<_>>()
         });
         let mut tail: Vec<String> = Vec::new();
@@ -345,12 +395,11 @@ async fn stream_to_stderr(mut cmd: Command, prefix: &str) -> std::result::Result
             .lines()
             .map_while(|l| l.ok())
         {
-            if line.starts_with("Step ")
-                || line.starts_with("Successfully")
-                || line.starts_with("I: Retrieving")
-                || line.contains("imported")
-            {
-                eprintln!("  [{prefix}] {line}");
+            append(&line);
+            if is_step(&line) {
+                tracing::info!(image = %image, "{line}");
+            } else {
+                tracing::trace!(image = %image, "{line}");
             }
             tail.push(line);
             if tail.len() > 40 {
@@ -424,6 +473,32 @@ pub(crate) fn split_reference(image: &str) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn build_output_goes_to_the_log_and_a_failure_returns_its_last_lines() {
+        let log =
+            std::env::temp_dir().join(format!("shakedown-build-log-{}.log", std::process::id()));
+        let mut cmd = Command::new("sh");
+        cmd.args([
+            "-c",
+            "echo 'Step 1/2 : RUN apt-get install -y tzdata'; echo 'Unpacking tzdata ...'; echo 'E: broken' >&2; exit 3",
+        ]);
+        let e = log_output(cmd, "shakedown/test:1", &log).await.unwrap_err();
+        let text = std::fs::read_to_string(&log).unwrap();
+        let _ = std::fs::remove_file(&log);
+        for line in ["Step 1/2 : RUN apt-get", "Unpacking tzdata", "E: broken"] {
+            assert!(text.contains(line), "{line} not in the log:\n{text}");
+        }
+        assert!(
+            e.contains("exit status: 3") && e.contains("E: broken"),
+            "{e}"
+        );
+        assert!(is_step("Step 1/2 : RUN apt-get install -y tzdata"));
+        assert!(
+            !is_step("Unpacking tzdata ..."),
+            "apt's own lines are not steps"
+        );
+    }
 
     #[test]
     fn recipe_hash_changes_with_any_file() {

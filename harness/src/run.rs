@@ -21,7 +21,8 @@ use crate::suite::{SuiteError, SuiteRun, Variant};
 pub struct RunOptions {
     /// Drives fake data, workload choices and jitter, through [`Run::rng`] streams.
     pub seed: u64,
-    /// Print progress of long steps (cluster start, fault phases) to stderr.
+    /// Report the long steps (cluster start, fault phases) through `tracing` at info level
+    /// (off: at debug level).
     pub progress: bool,
     /// How long one client call may take before it is recorded as `info` (outcome unknown).
     pub call_timeout: Duration,
@@ -54,10 +55,13 @@ impl RunOptions {
         RunOptions { variant, ..self }
     }
 
-    /// Prints `message` to stderr when progress output is on.
+    /// Reports a step of the run through `tracing`: at info level when progress is on, else at
+    /// debug level. The library prints nothing itself; the command shows these as its progress.
     pub fn progress(&self, message: impl std::fmt::Display) {
         if self.progress {
-            eprintln!("  {message}");
+            tracing::info!(target: "shakedown::run", "{message}");
+        } else {
+            tracing::debug!(target: "shakedown::run", "{message}");
         }
     }
 }

@@ -1,19 +1,4 @@
-//! Serde helpers for durations in the JSON the harness writes (milliseconds, nanoseconds).
-
-/// A `Duration` as whole milliseconds.
-pub(crate) mod millis {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        Ok(Duration::from_millis(u64::deserialize(d)?))
-    }
-}
+//! Serde helpers for durations in the JSON the harness writes (nanoseconds).
 
 /// A `Duration` as whole nanoseconds.
 pub(crate) mod nanos {

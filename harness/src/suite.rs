@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fault::Timeline;
 use crate::history::History;
-use crate::report::Report;
+use crate::report::{Example, Report};
 
 /// Which system a suite ran against.
 #[derive(
@@ -66,8 +66,9 @@ where
     F: Serialize + Clone + PartialEq + std::fmt::Debug,
     V: Serialize,
 {
-    /// The history and the timeline as one JSON document: `{"ops": [...], "timeline": [...]}`
-    /// (what the command writes as `history.json`).
+    /// The history, the timeline and the checkers' examples as one JSON document:
+    /// `{"ops": [...], "timeline": [...], "examples": [{"checker", "class", "ops": [index …]}]}`
+    /// (what the command writes as `history.json`; [`RunDoc`](crate::report::RunDoc) reads it).
     pub fn to_json(&self) -> serde_json::Value {
         let mut doc = serde_json::to_value(&self.history)
             .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }));
@@ -75,6 +76,24 @@ where
             map.insert(
                 "timeline".into(),
                 serde_json::to_value(&self.timeline).unwrap_or_default(),
+            );
+            let examples: Vec<Example> = self
+                .report
+                .checks
+                .iter()
+                .flat_map(|c| {
+                    c.examples.iter().flat_map(move |(class, all)| {
+                        all.iter().map(move |ops| Example {
+                            checker: c.checker.clone(),
+                            class: class.clone(),
+                            ops: ops.clone(),
+                        })
+                    })
+                })
+                .collect();
+            map.insert(
+                "examples".into(),
+                serde_json::to_value(examples).unwrap_or_default(),
             );
         }
         doc

@@ -56,9 +56,10 @@ impl Topology {
         // Leftovers of killed runs; never touches a live process's resources.
         if let Ok(swept) = docker::sweep(&docker, SweepScope::Orphaned).await {
             if swept.containers + swept.networks > 0 {
-                eprintln!(
-                    "shakedown: removed {} container(s) and {} network(s) left by killed runs",
-                    swept.containers, swept.networks
+                tracing::info!(
+                    "removed {} container(s) and {} network(s) left by killed runs",
+                    swept.containers,
+                    swept.networks
                 );
             }
         }
@@ -149,8 +150,8 @@ impl Drop for Inner {
             })
         });
         if handle.join().ok().flatten().is_none() {
-            eprintln!(
-                "shakedown: could not clean up run {} (remove it with `shakedown clean`)",
+            tracing::warn!(
+                "could not clean up run {} (remove it with `shakedown clean`)",
                 self.run_id
             );
         }

@@ -84,6 +84,8 @@ impl<F: Clone + PartialEq + std::fmt::Debug, V> Checker<F, V> for AvailabilityCh
         let windows = timeline.windows();
         // phase → (calls, unserved)
         let mut phases: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        // phase → the unserved calls' history indices (invocation, completion if any).
+        let mut unserved_calls: BTreeMap<String, Vec<Vec<u64>>> = BTreeMap::new();
         for call in history.calls() {
             if let Some(only) = &self.only {
                 if !only.contains(&call.invoke.f) {
@@ -104,6 +106,12 @@ impl<F: Clone + PartialEq + std::fmt::Debug, V> Checker<F, V> for AvailabilityCh
             }
             names.dedup();
             for name in names {
+                if unserved {
+                    let ops = std::iter::once(call.invoke.index)
+                        .chain(call.completion.map(|c| c.index))
+                        .collect();
+                    unserved_calls.entry(name.clone()).or_default().push(ops);
+                }
                 let e = phases.entry(name).or_default();
                 e.0 += 1;
                 e.1 += unserved as u64;
@@ -111,9 +119,15 @@ impl<F: Clone + PartialEq + std::fmt::Debug, V> Checker<F, V> for AvailabilityCh
         }
         let mut unserved_beyond = 0;
         let mut result = CheckResult::builder("availability");
+        let mut shown = std::collections::BTreeSet::new();
         for (name, (calls, unserved)) in &phases {
             if *unserved as f64 > self.tolerance * *calls as f64 {
                 unserved_beyond += unserved;
+                for ops in unserved_calls.get(name).into_iter().flatten() {
+                    if shown.insert(ops[0]) {
+                        result = result.example("calls_unserved", ops);
+                    }
+                }
             }
             result = result
                 .counted(format!("phase.{name}.calls"), *calls)
@@ -172,6 +186,8 @@ mod tests {
         let t = paused(50, 500);
         let r = AvailabilityChecker::strict().check(&h, &t);
         assert_eq!(r.anomaly("calls_unserved"), Some(2));
+        // Each unserved call as an example: its invocation and completion.
+        assert_eq!(r.examples["calls_unserved"], vec![vec![2, 3], vec![6, 7]]);
         assert_eq!(r.counted["phase.replay_paused on replica-0.calls"], 3);
         assert_eq!(r.counted["phase.healthy.calls"], 2);
         // One in three tolerated is not enough for two in three.
@@ -179,6 +195,7 @@ mod tests {
         assert_eq!(r.anomaly("calls_unserved"), Some(2));
         let r = AvailabilityChecker::strict().tolerance(0.7).check(&h, &t);
         assert_eq!(r.anomaly("calls_unserved"), Some(0));
+        assert!(r.examples.is_empty(), "tolerated calls are no examples");
         // Only reads judged.
         let r = AvailabilityChecker::strict()
             .only(vec!["read"])

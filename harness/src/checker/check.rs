@@ -76,6 +76,14 @@ pub struct CheckResult {
     /// is unknown).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Anomaly class → examples (up to [`CheckResultBuilder::MAX_EXAMPLES`] each), each the history indices of the operations that show one
+    /// occurrence (the write, then the stale read …). Not serialised with the report: examples
+    /// depend on scheduling, so they would break snapshots; [`SuiteRun::to_json`] writes them
+    /// into the run's `history.json` instead.
+    ///
+    /// [`SuiteRun::to_json`]: crate::SuiteRun::to_json
+    #[serde(skip)]
+    pub examples: BTreeMap<String, Vec<Vec<u64>>>,
 }
 
 impl CheckResult {
@@ -100,6 +108,7 @@ impl CheckResult {
                 anomalies: BTreeMap::new(),
                 counted: BTreeMap::new(),
                 notes: Vec::new(),
+                examples: BTreeMap::new(),
             },
             unknown: false,
         }
@@ -160,6 +169,30 @@ impl CheckResultBuilder {
         self.result.notes.push(note.into());
         self
     }
+
+    /// Keeps one example of anomaly `class`: the history indices of the operations that show it
+    /// (for a stale read: the session's write, then the read). At most
+    /// [`MAX_EXAMPLES`](CheckResultBuilder::MAX_EXAMPLES) are kept per class; the count is
+    /// declared with [`anomaly`](CheckResultBuilder::anomaly) as before.
+    ///
+    /// ```
+    /// use shakedown::checker::CheckResult;
+    /// let r = CheckResult::builder("read_your_writes")
+    ///     .anomaly("stale_read_after_own_write", 1)
+    ///     .example("stale_read_after_own_write", &[3, 7])
+    ///     .build();
+    /// assert_eq!(r.examples["stale_read_after_own_write"], vec![vec![3, 7]]);
+    /// ```
+    pub fn example(mut self, class: impl Into<String>, ops: &[u64]) -> Self {
+        let kept = self.result.examples.entry(class.into()).or_default();
+        if kept.len() < Self::MAX_EXAMPLES {
+            kept.push(ops.to_vec());
+        }
+        self
+    }
+
+    /// Examples kept per anomaly class.
+    pub const MAX_EXAMPLES: usize = 200;
 
     /// Marks the result undecided (`Unknown` unless an anomaly makes it invalid), with why.
     pub fn undecided(mut self, why: impl Into<String>) -> Self {
@@ -265,6 +298,28 @@ mod tests {
             .note("fine")
             .build();
         assert_eq!((r.counted["n"], r.validity), (5, Validity::Valid));
+    }
+
+    #[test]
+    fn examples_stay_out_of_the_serialised_result_so_snapshots_do_not_see_them() {
+        let plain = CheckResult::builder("x").anomaly("a", 1).build();
+        let with = CheckResult::builder("x")
+            .anomaly("a", 1)
+            .example("a", &[1, 2])
+            .build();
+        assert_eq!(with.examples["a"], vec![vec![1, 2]]);
+        assert_eq!(
+            serde_json::to_string(&with).unwrap(),
+            serde_json::to_string(&plain).unwrap()
+        );
+        let mut many = CheckResult::builder("x");
+        for i in 0..CheckResultBuilder::MAX_EXAMPLES as u64 + 5 {
+            many = many.example("a", &[i]);
+        }
+        assert_eq!(
+            many.build().examples["a"].len(),
+            CheckResultBuilder::MAX_EXAMPLES
+        );
     }
 
     #[test]

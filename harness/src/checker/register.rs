@@ -71,47 +71,61 @@ impl Checker<RegisterOp, RegisterValue> for ReadYourWritesChecker {
 
     fn check(&self, history: &History<RegisterOp, RegisterValue>, _: &Timeline) -> CheckResult {
         // (process, key) -> highest version acknowledged to that session.
-        let mut written: HashMap<(u64, &str), u64> = HashMap::new();
-        let mut seen: HashMap<(u64, &str), u64> = HashMap::new();
+        // Each with the index of the completion that set it (for the examples).
+        let mut written: HashMap<(u64, &str), (u64, u64)> = HashMap::new();
+        let mut seen: HashMap<(u64, &str), (u64, u64)> = HashMap::new();
         let (mut stale, mut non_monotonic, mut reads, mut failed) = (0u64, 0u64, 0u64, 0u64);
+        let mut result = CheckResult::builder(self.name());
         for (inv, done) in history.pairs() {
             let Some(done) = done else { continue };
             let key = (inv.process, inv.value.key.as_str());
             match (inv.f, done.kind) {
                 (RegisterOp::Write, OpKind::Ok) => {
                     if let Some(v) = inv.value.version {
-                        let e = written.entry(key).or_insert(v);
-                        *e = (*e).max(v);
+                        raise(&mut written, key, v, done.index);
                     }
                 }
                 (RegisterOp::Read, OpKind::Ok) => {
                     reads += 1;
                     let got = done.value.version;
-                    if let Some(&want) = written.get(&key) {
+                    if let Some(&(want, at)) = written.get(&key) {
                         if got.is_none_or(|g| g < want) {
                             stale += 1;
+                            result = result.example(
+                                "stale_read_after_own_write",
+                                &[at, inv.index, done.index],
+                            );
                         }
                     }
-                    if let Some(&before) = seen.get(&key) {
+                    if let Some(&(before, at)) = seen.get(&key) {
                         if got.is_none_or(|g| g < before) {
                             non_monotonic += 1;
+                            result =
+                                result.example("non_monotonic_read", &[at, inv.index, done.index]);
                         }
                     }
                     if let Some(g) = got {
-                        let e = seen.entry(key).or_insert(g);
-                        *e = (*e).max(g);
+                        raise(&mut seen, key, g, done.index);
                     }
                 }
                 (RegisterOp::Read, _) => failed += 1,
                 _ => {}
             }
         }
-        CheckResult::builder(self.name())
+        result
             .anomaly("stale_read_after_own_write", stale)
             .anomaly("non_monotonic_read", non_monotonic)
             .counted("reads_checked", reads)
             .counted("reads_failed", failed)
             .build()
+    }
+}
+
+/// Raises `key`'s version to `v` (remembering the completion `at` that showed it).
+fn raise<'a>(map: &mut HashMap<(u64, &'a str), (u64, u64)>, key: (u64, &'a str), v: u64, at: u64) {
+    let e = map.entry(key).or_insert((v, at));
+    if v > e.0 {
+        *e = (v, at);
     }
 }
 
@@ -158,6 +172,11 @@ mod tests {
         let r = ReadYourWritesChecker.check(&h, &Timeline::default());
         assert_eq!(r.anomaly("stale_read_after_own_write"), Some(2));
         assert_eq!(r.validity, Validity::Invalid);
+        // Each example: the write's completion, the read's invocation and completion.
+        assert_eq!(
+            r.examples["stale_read_after_own_write"],
+            vec![vec![1, 2, 3], vec![5, 6, 7]]
+        );
     }
 
     #[test]
@@ -184,6 +203,10 @@ mod tests {
         read(&mut h, 3, "a", Some(2));
         let r = ReadYourWritesChecker.check(&h, &Timeline::default());
         assert_eq!(r.anomaly("non_monotonic_read"), Some(2));
+        assert_eq!(
+            r.examples["non_monotonic_read"],
+            vec![vec![1, 2, 3], vec![1, 4, 5]]
+        );
         assert_eq!(r.anomaly("stale_read_after_own_write"), Some(0));
     }
 }

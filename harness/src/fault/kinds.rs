@@ -1,7 +1,6 @@
 //! [`Fault`]: what a fault is, as data, for the timeline and the report.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -66,11 +65,10 @@ pub enum Fault {
         target: String,
         /// First instant, as Unix milliseconds.
         from_unix_ms: i64,
-        /// End of the walk (exclusive), as Unix milliseconds.
-        until_unix_ms: i64,
-        /// Simulated time between steps.
-        #[serde(rename = "step_ms", with = "crate::serde_time::millis")]
-        step: Duration,
+        /// Last instant, as Unix milliseconds.
+        to_unix_ms: i64,
+        /// How many instants the walk shows, the first included.
+        instants: u64,
     },
     /// The node's wall clock runs fast or slow.
     ClockDrift {
@@ -164,6 +162,7 @@ impl Fault {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn component_faults_serialise_with_their_own_kind_and_params() {
@@ -193,10 +192,10 @@ mod tests {
         let walk = Fault::ClockWalk {
             target: "billing".into(),
             from_unix_ms: 0,
-            until_unix_ms: 3_600_000,
-            step: Duration::from_secs(1800),
+            to_unix_ms: 1_800_000,
+            instants: 2,
         };
         let v = serde_json::to_value(&walk).unwrap();
-        assert_eq!(v["step_ms"], 1_800_000);
+        assert_eq!(v["to_unix_ms"], 1_800_000);
     }
 }

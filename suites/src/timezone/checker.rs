@@ -47,35 +47,29 @@ pub enum BillingValue {
 /// reference scheduler implements it.
 pub const CHARGE_AT: jiff::civil::Time = jiff::civil::Time::constant(9, 0, 0, 0);
 
-/// The simulated time the scheduler's clock walked through, in steps.
+/// A stretch of simulated time the scheduler's clock walked through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
-    /// First instant.
+    /// First instant (tenants observed in it sign up here).
     pub start: Timestamp,
     /// End (exclusive).
     pub end: Timestamp,
-    /// Step between passes; also how late after 09:00 a charge may land.
-    pub step: Duration,
 }
 
 impl Window {
-    fn step(&self) -> SignedDuration {
-        SignedDuration::try_from(self.step).unwrap_or(SignedDuration::ZERO)
+    /// Whether `t` is inside.
+    pub fn contains(&self, t: Timestamp) -> bool {
+        t >= self.start && t < self.end
     }
+}
 
-    /// The instants of the walk, in order.
-    pub fn instants(&self) -> Vec<Timestamp> {
-        let mut out = Vec::new();
-        let mut t = self.start;
-        while t < self.end && self.step > Duration::ZERO {
-            out.push(t);
-            t = match t.checked_add(self.step()) {
-                Ok(n) => n,
-                Err(_) => break,
-            };
-        }
-        out
-    }
+/// A tenant, watched over one window: it signed up at the window's start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    /// The tenant.
+    pub tenant: Tenant,
+    /// When it was watched.
+    pub window: Window,
 }
 
 /// The instant of 09:00 on `day` in `tz` (a 09:00 that does not exist is taken after the gap).
@@ -86,17 +80,18 @@ pub fn due(day: Date, tz: &TimeZone) -> Option<Timestamp> {
         .map(|z| z.timestamp())
 }
 
-/// The local days of `tz` whose 09:00 falls inside the walk (at or after its start, and early
-/// enough to be reached by a step).
-pub fn judged_days(tz: &TimeZone, window: &Window) -> Vec<Date> {
+/// The local days of `tz` that a scheduler watched over `window` had to charge: their 09:00
+/// falls inside the window, after its start (when the tenant signed up), and a pass (of
+/// `passes`) came at or after it, still inside.
+pub fn judged_days(tz: &TimeZone, window: &Window, passes: &[Timestamp]) -> Vec<Date> {
     let first = window.start.to_zoned(tz.clone()).date();
     let last = window.end.to_zoned(tz.clone()).date();
-    let latest = window.end - window.step();
     let mut out = Vec::new();
     let mut d = first.yesterday().unwrap_or(first);
     while d <= last {
         if let Some(t) = due(d, tz) {
-            if t >= window.start && t <= latest {
+            let reached = passes.iter().any(|p| *p >= t && window.contains(*p));
+            if t > window.start && window.contains(t) && reached {
                 out.push(d);
             }
         }
@@ -120,13 +115,17 @@ fn day_length_is_24h(day: Date, tz: &TimeZone) -> bool {
     }
 }
 
-/// Judges a billing history against each tenant's zone:
+/// Judges a billing history against each tenant's zone, over the window it was watched in:
 ///
-/// - `charge_at_wrong_local_time`: a charge outside `[09:00, 09:00 + step)` of the tenant's day;
+/// - `charge_at_wrong_local_time`: a charge before 09:00 of its local day, or later than the
+///   first pass at or after that 09:00 (plus `slack`): passes come at irregular times, so a
+///   charge at the first chance after 09:00 — even an hour late — is on time;
 /// - `charge_missed`: a judged local day with no charge;
 /// - `charge_doubled`: charges beyond the first on one local day;
 /// - `report_rows_in_wrong_day`: rows a daily report counted that did not happen on that local
 ///   day, plus rows it left out.
+///
+/// A tenant's charges outside its window are not judged.
 ///
 /// ```
 /// use std::time::Duration;
@@ -134,29 +133,33 @@ fn day_length_is_24h(day: Date, tz: &TimeZone) -> bool {
 /// use shakedown::fault::Timeline;
 /// use shakedown::history::{build::*, History};
 /// use shakedown_fixtures::tenants::Tenant;
-/// use shakedown_suites::timezone::{BillingOp, BillingValue, TimezoneChecker, Window};
+/// use shakedown_suites::timezone::{BillingOp, BillingValue, Observed, TimezoneChecker, Window};
 ///
 /// let tenant = Tenant { id: "t0".into(), name: "Acme".into(), zone: "Asia/Tokyo".into() };
 /// let start: jiff::Timestamp = "2026-03-07T00:00:00Z".parse().unwrap();
-/// let window = Window { start, end: "2026-03-07T01:00:00Z".parse().unwrap(), step: Duration::from_secs(1800) };
+/// let window = Window { start, end: "2026-03-07T01:00:00Z".parse().unwrap() };
 /// let mut h = History::new();
 /// let tick = BillingValue::Tick { at_unix_s: start.as_second(), charged: vec![] };
 /// invoke(&mut h, 0, BillingOp::Tick, tick.clone());
 /// ok(&mut h, 0, BillingValue::Tick { at_unix_s: start.as_second(), charged: vec!["t0".into()] });
-/// let r = TimezoneChecker::new(vec![tenant], window).check(&h, &Timeline::default());
+/// let r = TimezoneChecker::new(vec![Observed { tenant, window }]).check(&h, &Timeline::default());
 /// assert_eq!(r.anomaly("charge_at_wrong_local_time"), Some(0)); // 09:00 in Tokyo
 /// assert_eq!(r.anomaly("charge_missed"), Some(0));
 /// ```
 #[derive(Debug, Clone)]
 pub struct TimezoneChecker {
-    tenants: Vec<Tenant>,
-    window: Window,
+    observed: Vec<Observed>,
+    slack: Duration,
 }
 
 impl TimezoneChecker {
-    /// A checker for these tenants over this walk.
-    pub fn new(tenants: Vec<Tenant>, window: Window) -> Self {
-        TimezoneChecker { tenants, window }
+    /// A checker for these tenants, each over its window; a charge may come up to 5 minutes after
+    /// the first pass at or after 09:00 (a retried pass).
+    pub fn new(observed: Vec<Observed>) -> Self {
+        TimezoneChecker {
+            observed,
+            slack: Duration::from_secs(300),
+        }
     }
 }
 
@@ -166,16 +169,22 @@ impl Checker<BillingOp, BillingValue> for TimezoneChecker {
     }
 
     fn check(&self, history: &History<BillingOp, BillingValue>, _: &Timeline) -> CheckResult {
-        let zones: BTreeMap<&str, TimeZone> = self
-            .tenants
+        let watched: BTreeMap<&str, (TimeZone, Window)> = self
+            .observed
             .iter()
-            .filter_map(|t| TimeZone::get(&t.zone).ok().map(|tz| (t.id.as_str(), tz)))
+            .filter_map(|o| {
+                TimeZone::get(&o.tenant.zone)
+                    .ok()
+                    .map(|tz| (o.tenant.id.as_str(), (tz, o.window)))
+            })
             .collect();
-        let step = self.window.step();
+        let slack = SignedDuration::try_from(self.slack).unwrap_or(SignedDuration::ZERO);
         let (mut wrong_time, mut missed, mut doubled, mut wrong_rows) = (0u64, 0u64, 0u64, 0u64);
         let (mut charges, mut failed, mut reports) = (0u64, 0u64, 0u64);
         let mut per_day: BTreeMap<(String, Date), u64> = BTreeMap::new();
         let mut report_ops = Vec::new();
+        let mut passes = Vec::new();
+        let mut charged_at = Vec::new();
         for (inv, done) in history.pairs() {
             let Some(done) = done.filter(|d| d.kind == OpKind::Ok) else {
                 failed += 1;
@@ -186,19 +195,8 @@ impl Checker<BillingOp, BillingValue> for TimezoneChecker {
                     let Ok(at) = Timestamp::from_second(*at_unix_s) else {
                         continue;
                     };
-                    for id in charged {
-                        charges += 1;
-                        let Some(tz) = zones.get(id.as_str()) else {
-                            wrong_time += 1;
-                            continue;
-                        };
-                        let day = at.to_zoned(tz.clone()).date();
-                        let on_time = due(day, tz).is_some_and(|d| at >= d && at < d + step);
-                        if !on_time {
-                            wrong_time += 1;
-                        }
-                        *per_day.entry((id.clone(), day)).or_default() += 1;
-                    }
+                    passes.push(at);
+                    charged_at.extend(charged.iter().map(|id| (id.clone(), at)));
                 }
                 (
                     _,
@@ -211,20 +209,39 @@ impl Checker<BillingOp, BillingValue> for TimezoneChecker {
                 _ => failed += 1,
             }
         }
+        passes.sort();
+        for (id, at) in charged_at {
+            let Some((tz, window)) = watched.get(id.as_str()) else {
+                continue;
+            };
+            if !window.contains(at) {
+                continue;
+            }
+            charges += 1;
+            let day = at.to_zoned(tz.clone()).date();
+            let on_time = due(day, tz).is_some_and(|d| {
+                let first = passes.iter().find(|p| **p >= d);
+                at >= d && first.is_some_and(|f| at <= *f + slack)
+            });
+            if !on_time {
+                wrong_time += 1;
+            }
+            *per_day.entry((id, day)).or_default() += 1;
+        }
         let mut dst_days = BTreeSet::new();
         let mut judged = 0u64;
-        for (id, tz) in &zones {
-            for day in judged_days(tz, &self.window) {
+        for (id, (tz, window)) in &watched {
+            for day in judged_days(tz, window, &passes) {
                 judged += 1;
                 if !day_length_is_24h(day, tz) {
                     dst_days.insert((id.to_string(), day));
                 }
-                match per_day.get(&(id.to_string(), day)).copied().unwrap_or(0) {
-                    0 => missed += 1,
-                    n => doubled += n - 1,
+                if per_day.get(&(id.to_string(), day)).copied().unwrap_or(0) == 0 {
+                    missed += 1;
                 }
             }
         }
+        doubled += per_day.values().map(|n| n.saturating_sub(1)).sum::<u64>();
         for (tenant, day, n) in report_ops {
             reports += 1;
             let truth = day
@@ -243,6 +260,7 @@ impl Checker<BillingOp, BillingValue> for TimezoneChecker {
             .counted("tenant_days_judged", judged)
             .counted("dst_change_days_judged", dst_days.len() as u64)
             .counted("reports_checked", reports)
+            .counted("passes", passes.len() as u64)
             .counted("calls_failed", failed)
             .build()
     }
@@ -254,11 +272,14 @@ mod tests {
     use shakedown::checker::Validity;
     use shakedown::history::build::*;
 
-    fn tenant(id: &str, zone: &str) -> Tenant {
-        Tenant {
-            id: id.into(),
-            name: id.into(),
-            zone: zone.into(),
+    fn watch(id: &str, zone: &str) -> Observed {
+        Observed {
+            tenant: Tenant {
+                id: id.into(),
+                name: id.into(),
+                zone: zone.into(),
+            },
+            window: window(),
         }
     }
 
@@ -271,7 +292,6 @@ mod tests {
         Window {
             start: ts("2026-03-07T00:00:00Z"),
             end: ts("2026-03-10T00:00:00Z"),
-            step: Duration::from_secs(1800),
         }
     }
 
@@ -307,55 +327,58 @@ mod tests {
     }
 
     #[test]
-    fn judged_days_follow_the_tenant_zone_and_dst() {
+    fn judged_days_follow_the_tenant_zone_dst_and_the_passes() {
         let ny = TimeZone::get("America/New_York").unwrap();
-        let days = judged_days(&ny, &window());
+        let passes = [ts("2026-03-09T20:00:00Z")];
+        let days = judged_days(&ny, &window(), &passes);
         // 09:00 EST on the 7th is 14:00Z; on the 9th, 09:00 EDT is 13:00Z.
         assert_eq!(days.len(), 3);
         assert_eq!(due(days[2], &ny), Some(ts("2026-03-09T13:00:00Z")));
         assert!(!day_length_is_24h(jiff::civil::date(2026, 3, 8), &ny));
+        // No pass after the 9th's 09:00: only the days before it are judged.
+        let early = [ts("2026-03-09T12:00:00Z")];
+        assert_eq!(judged_days(&ny, &window(), &early).len(), 2);
         let tokyo = TimeZone::get("Asia/Tokyo").unwrap();
-        // 09:00 JST on the 7th is the walk's first instant: judged.
+        // 09:00 JST on the 7th is the walk's first instant, when the tenant signs up: not judged.
         assert_eq!(
-            judged_days(&tokyo, &window())[0],
-            jiff::civil::date(2026, 3, 7)
+            judged_days(&tokyo, &window(), &passes)[0],
+            jiff::civil::date(2026, 3, 8)
         );
     }
 
     #[test]
-    fn dst_aware_charges_and_reports_are_valid() {
+    fn dst_aware_charges_at_the_first_chance_and_reports_are_valid() {
         let mut h = History::new();
         tick(&mut h, "2026-03-07T14:00:00Z", &["ny"]);
-        tick(&mut h, "2026-03-08T13:00:00Z", &["ny"]); // 09:00 EDT, the day of the change
-        tick(&mut h, "2026-03-09T13:00:00Z", &["ny"]);
+        tick(&mut h, "2026-03-08T12:50:00Z", &[]); // 08:50 EDT
+        tick(&mut h, "2026-03-08T14:05:00Z", &["ny"]); // an hour late, the first chance
+        tick(&mut h, "2026-03-08T14:05:20Z", &[]); // retried: nothing twice
+        tick(&mut h, "2026-03-09T13:10:00Z", &["ny"]);
         report(&mut h, "ny", "2026-03-08", 1);
-        let r = TimezoneChecker::new(vec![tenant("ny", "America/New_York")], window()).check(&h, &Timeline::default());
+        let r = TimezoneChecker::new(vec![watch("ny", "America/New_York")])
+            .check(&h, &Timeline::default());
         assert_eq!(r.validity, Validity::Valid, "{r:?}");
         assert_eq!(r.counted["dst_change_days_judged"], 1);
+        assert_eq!(r.counted["passes"], 5);
     }
 
     #[test]
     fn server_time_charges_are_wrong_missed_doubled_and_misreported() {
         let mut h = History::new();
         tick(&mut h, "2026-03-07T14:00:00Z", &["ny"]);
-        tick(&mut h, "2026-03-08T14:00:00Z", &["ny"]); // 10:00 EDT: an hour late
+        tick(&mut h, "2026-03-08T13:00:00Z", &[]); // 09:00 EDT: due, not charged
+        tick(&mut h, "2026-03-08T14:00:00Z", &["ny"]); // 10:00 EDT: later than the first chance
         tick(&mut h, "2026-03-08T14:30:00Z", &["ny"]); // again the same day
-                                                       // nothing on the 9th
+        tick(&mut h, "2026-03-09T20:00:00Z", &[]); // nothing on the 9th
+        tick(&mut h, "2026-03-11T14:00:00Z", &["ny"]); // outside the window: not judged
         report(&mut h, "ny", "2026-03-08", 1); // left one out
         report(&mut h, "ny", "2026-03-09", 1); // counted one that is not there
-        let r = TimezoneChecker::new(vec![tenant("ny", "America/New_York")], window()).check(&h, &Timeline::default());
+        let r = TimezoneChecker::new(vec![watch("ny", "America/New_York")])
+            .check(&h, &Timeline::default());
         assert_eq!(r.anomaly("charge_at_wrong_local_time"), Some(2));
         assert_eq!(r.anomaly("charge_doubled"), Some(1));
         assert_eq!(r.anomaly("charge_missed"), Some(1));
         assert_eq!(r.anomaly("report_rows_in_wrong_day"), Some(2));
-    }
-
-    #[test]
-    fn walk_covers_the_window_in_steps() {
-        let w = window();
-        let i = w.instants();
-        assert_eq!(i.len(), 144);
-        assert_eq!(i[0], w.start);
-        assert_eq!(*i.last().unwrap(), ts("2026-03-09T23:30:00Z"));
+        assert_eq!(r.counted["charges_seen"], 3);
     }
 }

@@ -77,8 +77,10 @@ pub async fn reference(
                 .timezone(o.server_zone.clone()),
         )
         .await?;
-    o.run
-        .progress("walking the clocks through three days across a DST change");
+    o.run.progress(format!(
+        "walking the clocks through {} windows around DST changes",
+        o.windows.len()
+    ));
     let zones = vec![
         (service.node.name().to_string(), o.server_zone.clone()),
         (pg.primary().name().to_string(), o.db_zone.clone()),

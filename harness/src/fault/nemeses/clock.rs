@@ -84,9 +84,11 @@ impl Nemesis for JumpClock<'_> {
     }
 }
 
-/// Walks the node's clock through simulated time: injecting sets it to `from`, each
-/// [`step`](crate::fault::FaultGuard::step) moves it `step` further (a day passes in seconds),
-/// until `until` (exclusive). Every step is in the timeline as a [`Fault::ClockSet`].
+/// Walks the node's clock through simulated time: injecting sets it to the first instant, each
+/// [`step`](crate::fault::FaultGuard::step) moves it to the next (a day passes in seconds), at
+/// regular steps ([`WalkClock::new`]) or at instants of your choosing ([`WalkClock::through`]:
+/// irregular passes, a late one, a retry). Every step is in the timeline as a
+/// [`Fault::ClockSet`].
 ///
 /// ```no_run
 /// # async fn demo(run: &shakedown::Run<&'static str, ()>, node: &shakedown::Node) -> Result<(), shakedown::SuiteError> {
@@ -105,11 +107,9 @@ impl Nemesis for JumpClock<'_> {
 #[derive(Debug)]
 pub struct WalkClock<'a> {
     node: &'a Node,
-    from: SystemTime,
-    until: SystemTime,
-    step: Duration,
-    /// The instant the clock shows now (after the last step).
-    at: Mutex<SystemTime>,
+    instants: Vec<SystemTime>,
+    /// The index of the instant the clock shows now.
+    at: Mutex<usize>,
 }
 
 impl<'a> WalkClock<'a> {
@@ -131,24 +131,37 @@ impl<'a> WalkClock<'a> {
                 ),
             });
         }
+        let mut instants = Vec::new();
+        let mut t = from;
+        while t < until {
+            instants.push(t);
+            t += step;
+        }
+        Self::through(node, instants)
+    }
+
+    /// A walk of `node`'s clock through `instants`, in order; errors unless there is at least
+    /// one and they increase.
+    pub fn through(node: &'a Node, instants: Vec<SystemTime>) -> crate::Result<Self> {
+        if instants.is_empty() || instants.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(crate::Error::InvalidInput {
+                what: "clock walk",
+                detail: format!(
+                    "needs at least one instant, each later than the one before ({} given)",
+                    instants.len()
+                ),
+            });
+        }
         Ok(WalkClock {
             node,
-            from,
-            until,
-            step,
-            at: Mutex::new(from),
+            instants,
+            at: Mutex::new(0),
         })
     }
 
     /// The instants the walk shows, in order (the first is set on injection).
-    pub fn instants(&self) -> Vec<SystemTime> {
-        let mut out = Vec::new();
-        let mut t = self.from;
-        while t < self.until {
-            out.push(t);
-            t += self.step;
-        }
-        out
+    pub fn instants(&self) -> &[SystemTime] {
+        &self.instants
     }
 }
 
@@ -156,28 +169,28 @@ impl Nemesis for WalkClock<'_> {
     fn describe(&self) -> Fault {
         Fault::ClockWalk {
             target: self.node.name().to_string(),
-            from_unix_ms: unix_ms(self.from),
-            until_unix_ms: unix_ms(self.until),
-            step: self.step,
+            from_unix_ms: unix_ms(self.instants[0]),
+            to_unix_ms: unix_ms(*self.instants.last().expect("at least one instant")),
+            instants: self.instants.len() as u64,
         }
     }
     fn inject(&self) -> NemesisFuture<'_> {
         Box::pin(async {
-            *self.at.lock().unwrap_or_else(|p| p.into_inner()) = self.from;
-            Ok(self.node.clock().jump_to(self.from).await?)
+            *self.at.lock().unwrap_or_else(|p| p.into_inner()) = 0;
+            Ok(self.node.clock().jump_to(self.instants[0]).await?)
         })
     }
     fn step(&self) -> NemesisFuture<'_, Option<Fault>> {
         Box::pin(async {
-            let next = *self.at.lock().unwrap_or_else(|p| p.into_inner()) + self.step;
-            if next >= self.until {
+            let next = *self.at.lock().unwrap_or_else(|p| p.into_inner()) + 1;
+            let Some(to) = self.instants.get(next).copied() else {
                 return Ok(None);
-            }
-            self.node.clock().jump_to(next).await?;
+            };
+            self.node.clock().jump_to(to).await?;
             *self.at.lock().unwrap_or_else(|p| p.into_inner()) = next;
             Ok(Some(Fault::ClockSet {
                 target: self.node.name().to_string(),
-                to_unix_ms: unix_ms(next),
+                to_unix_ms: unix_ms(to),
             }))
         })
     }
