@@ -19,7 +19,12 @@ fn list_names_every_suite() {
     let o = shakedown(&["list"]);
     assert!(o.status.success());
     let out = String::from_utf8_lossy(&o.stdout);
-    for suite in ["replica_lag", "clock_skew", "timezone"] {
+    for suite in [
+        "replica_lag",
+        "clock_skew",
+        "timezone",
+        "inconsistent_reads",
+    ] {
         assert!(out.contains(suite), "{suite} missing from:\n{out}");
     }
 }

@@ -14,3 +14,16 @@ pub(crate) fn client(timeout: Duration, cookies: bool) -> Result<reqwest::Client
         .build()
         .map_err(|e| ClientError::Failed(format!("build the HTTP client: {e}")))
 }
+
+/// An HTTP client with `timeout` per request whose cookies live in `jar`: clients built on the
+/// same jar are one user's session over fresh connections.
+pub(crate) fn client_with_jar(
+    timeout: Duration,
+    jar: std::sync::Arc<reqwest::cookie::Jar>,
+) -> Result<reqwest::Client, ClientError> {
+    reqwest::Client::builder()
+        .cookie_provider(jar)
+        .timeout(timeout)
+        .build()
+        .map_err(|e| ClientError::Failed(format!("build the HTTP client: {e}")))
+}

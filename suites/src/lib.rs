@@ -8,6 +8,7 @@
 //! | [`clock_skew`] | clock skew breaking tokens: fresh tokens refused, expired ones accepted |
 //! | [`timezone`] | timezone bugs: charges at the wrong local time, doubled or missed, reports in the wrong day |
 //! | [`partial_failure`] | partial failure: lost replies, resets, corrupt and slow replies; double charges and lies |
+//! | [`inconsistent_reads`] | inconsistent reads: replicas at different lags behind a balancer, reads going back and forth |
 //!
 //! Every suite module has the same shape: a client trait for the system under test, an HTTP
 //! client of the reference service, `Options` (workload and [`shakedown::RunOptions`]),
@@ -42,7 +43,13 @@ macro_rules! suites {
     };
 }
 
-suites!(replica_lag, clock_skew, timezone, partial_failure);
+suites!(
+    replica_lag,
+    clock_skew,
+    timezone,
+    partial_failure,
+    inconsistent_reads,
+);
 
 /// Reference services that belong to no suite (probes for the harness's own tests and
 /// benchmarks).

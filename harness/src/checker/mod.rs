@@ -4,7 +4,9 @@
 mod availability;
 mod check;
 mod register;
+mod staleness;
 
 pub use availability::AvailabilityChecker;
 pub use check::{check_safe, compose, CheckResult, CheckResultBuilder, Checker, Count, Validity};
 pub use register::{ReadYourWritesChecker, RegisterOp, RegisterValue};
+pub use staleness::{read_staleness, ReadStaleness, SessionChecker};

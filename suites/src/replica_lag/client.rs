@@ -18,6 +18,24 @@ pub struct Profile {
     pub version: u64,
 }
 
+impl Profile {
+    /// A profile `id` at `version` with fake name, e-mail and bio drawn from `rng` (seeded: the
+    /// same stream gives the same profile).
+    pub fn fake(id: &str, version: u64, rng: &mut impl rand::Rng) -> Profile {
+        use fake::faker::internet::en::SafeEmail;
+        use fake::faker::lorem::en::Sentence;
+        use fake::faker::name::en::Name;
+        use fake::Fake;
+        Profile {
+            id: id.to_string(),
+            name: Name().fake_with_rng(rng),
+            email: SafeEmail().fake_with_rng(rng),
+            bio: Sentence(3..8).fake_with_rng(rng),
+            version,
+        }
+    }
+}
+
 pub use crate::ClientError;
 
 /// The service under test, as the suite needs it: it opens user sessions.
@@ -87,42 +105,58 @@ impl ProfileService for HttpProfiles {
 
 impl ProfileSession for HttpSession {
     async fn save(&mut self, profile: &Profile) -> Result<(), ClientError> {
-        let resp = self
-            .http
-            .put(format!("{}/profiles/{}", self.base, profile.id))
-            .json(profile)
-            .send()
-            .await
-            .map_err(ClientError::from)?;
-        match resp.status() {
-            s if s.is_success() => Ok(()),
-            s if s.is_client_error() => Err(ClientError::Failed(format!("HTTP {s}"))),
-            s => Err(ClientError::Unknown(format!("HTTP {s}"))),
-        }
+        put_profile(&self.http, &self.base, profile).await
     }
 
     async fn load(&mut self, id: &str) -> Result<(Option<Profile>, Option<String>), ClientError> {
-        let resp = self
-            .http
-            .get(format!("{}/profiles/{id}", self.base))
-            .send()
-            .await
-            .map_err(ClientError::from)?;
-        let served_by = resp
-            .headers()
-            .get("x-served-by")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        match resp.status() {
-            reqwest::StatusCode::NOT_FOUND => Ok((None, served_by)),
-            s if s.is_success() => {
-                let p = resp
-                    .json::<Profile>()
-                    .await
-                    .map_err(|e| ClientError::Failed(format!("bad profile body: {e}")))?;
-                Ok((Some(p), served_by))
-            }
-            s => Err(ClientError::Failed(format!("HTTP {s}"))),
+        get_profile(&self.http, &self.base, id).await
+    }
+}
+
+/// `PUT {base}/profiles/{id}`: a 4xx failed, any other error is of unknown outcome.
+pub(crate) async fn put_profile(
+    http: &reqwest::Client,
+    base: &str,
+    profile: &Profile,
+) -> Result<(), ClientError> {
+    let resp = http
+        .put(format!("{base}/profiles/{}", profile.id))
+        .json(profile)
+        .send()
+        .await
+        .map_err(ClientError::from)?;
+    match resp.status() {
+        s if s.is_success() => Ok(()),
+        s if s.is_client_error() => Err(ClientError::Failed(format!("HTTP {s}"))),
+        s => Err(ClientError::Unknown(format!("HTTP {s}"))),
+    }
+}
+
+/// `GET {base}/profiles/{id}`: the profile (`None` on 404) and the `x-served-by` header.
+pub(crate) async fn get_profile(
+    http: &reqwest::Client,
+    base: &str,
+    id: &str,
+) -> Result<(Option<Profile>, Option<String>), ClientError> {
+    let resp = http
+        .get(format!("{base}/profiles/{id}"))
+        .send()
+        .await
+        .map_err(ClientError::from)?;
+    let served_by = resp
+        .headers()
+        .get("x-served-by")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    match resp.status() {
+        reqwest::StatusCode::NOT_FOUND => Ok((None, served_by)),
+        s if s.is_success() => {
+            let p = resp
+                .json::<Profile>()
+                .await
+                .map_err(|e| ClientError::Failed(format!("bad profile body: {e}")))?;
+            Ok((Some(p), served_by))
         }
+        s => Err(ClientError::Failed(format!("HTTP {s}"))),
     }
 }

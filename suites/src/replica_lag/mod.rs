@@ -18,7 +18,7 @@
 //! To run it against your own service, implement [`ProfileService`] for a client of it and call
 //! [`run_against`] with the [`PgCluster`](shakedown_fixtures::PgCluster) your service uses.
 
-mod client;
+pub(crate) mod client;
 pub mod service;
 mod suite;
 mod workload;

@@ -140,27 +140,8 @@ async fn save(
     Path(id): Path<String>,
     Json(p): Json<Profile>,
 ) -> Response {
-    if p.id != id {
-        return (
-            StatusCode::BAD_REQUEST,
-            "profile id does not match the path",
-        )
-            .into_response();
-    }
-    let version = match i64::try_from(p.version) {
-        Ok(v) => v,
-        Err(_) => return (StatusCode::BAD_REQUEST, "version out of range").into_response(),
-    };
-    let res = app
-        .primary
-        .execute(
-            "INSERT INTO profiles (id, name, email, bio, version) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (id) DO UPDATE SET name = $2, email = $3, bio = $4, version = $5",
-            &[&p.id, &p.name, &p.email, &p.bio, &version],
-        )
-        .await;
-    if let Err(e) = res {
-        return kit::internal_error(e);
+    if let Err(refused) = store(&app.primary, &id, &p).await {
+        return refused;
     }
     let mut resp = StatusCode::NO_CONTENT.into_response();
     let cookie = match app.policy {
@@ -194,6 +175,29 @@ async fn save(
         resp.headers_mut().insert(header::SET_COOKIE, v);
     }
     resp
+}
+
+/// Upserts profile `p`, saved at path `id`, on `primary`; the answer to give when it cannot.
+pub(crate) async fn store(primary: &Client, id: &str, p: &Profile) -> Result<(), Response> {
+    if p.id != id {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "profile id does not match the path",
+        )
+            .into_response());
+    }
+    let Ok(version) = i64::try_from(p.version) else {
+        return Err((StatusCode::BAD_REQUEST, "version out of range").into_response());
+    };
+    primary
+        .execute(
+            "INSERT INTO profiles (id, name, email, bio, version) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (id) DO UPDATE SET name = $2, email = $3, bio = $4, version = $5",
+            &[&p.id, &p.name, &p.email, &p.bio, &version],
+        )
+        .await
+        .map(|_| ())
+        .map_err(kit::internal_error)
 }
 
 fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {

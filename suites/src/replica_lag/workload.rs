@@ -1,9 +1,5 @@
 use std::time::Duration;
 
-use fake::faker::internet::en::SafeEmail;
-use fake::faker::lorem::en::Sentence;
-use fake::faker::name::en::Name;
-use fake::Fake;
 use futures::future::try_join_all;
 use shakedown::checker::{AvailabilityChecker, ReadYourWritesChecker, RegisterOp, RegisterValue};
 use shakedown::history::Done;
@@ -181,13 +177,7 @@ async fn save<U: ProfileSession>(
     let id = profile_id(process);
     // One stream per (user, version): the data does not depend on scheduling.
     let mut rng = run.rng(&format!("profiles/{id}/{version}"));
-    let profile = Profile {
-        id: id.clone(),
-        name: Name().fake_with_rng(&mut rng),
-        email: SafeEmail().fake_with_rng(&mut rng),
-        bio: Sentence(3..8).fake_with_rng(&mut rng),
-        version,
-    };
+    let profile = Profile::fake(&id, version, &mut rng);
     let written = RegisterValue::new(&id, Some(version));
     run.call(process, RegisterOp::Write, written.clone(), async {
         user.save(&profile).await?;

@@ -7,6 +7,7 @@ mod support;
 mod clock;
 mod clock_skew;
 mod partial_failure;
+mod inconsistent_reads;
 mod proxy_node;
 mod replica_lag;
 mod timezone;
