@@ -1,8 +1,10 @@
 //! Checkers: pure functions from a history and its fault timeline to a verdict with counted
 //! anomalies.
 
+mod availability;
 mod check;
 mod register;
 
+pub use availability::AvailabilityChecker;
 pub use check::{check_safe, compose, CheckResult, CheckResultBuilder, Checker, Count, Validity};
 pub use register::{ReadYourWritesChecker, RegisterOp, RegisterValue};

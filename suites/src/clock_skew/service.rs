@@ -47,6 +47,17 @@ struct IssuerArgs {
     listen: SocketAddr,
 }
 
+/// Where the API takes the skew between its clock and the issuer's from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SkewSource {
+    /// No correction: times are judged on the API's own clock.
+    None,
+    /// Measured against the issuer's `/time` on every call (`hardened`).
+    PerCall,
+    /// Measured once, at start, and kept.
+    AtStart,
+}
+
 #[derive(Debug, Parser)]
 #[command(name = "shakedown reference token-api")]
 struct ApiArgs {
@@ -55,11 +66,79 @@ struct ApiArgs {
     /// HMAC secret shared with the issuer.
     #[arg(long)]
     secret: String,
-    /// The issuer's base URL (hardened: where its clock is read).
+    /// The issuer's base URL (where its clock is read, and tokens introspected).
     #[arg(long)]
     issuer: String,
     #[arg(long, default_value = "0.0.0.0:8080")]
     listen: SocketAddr,
+    // The validation, as teams configure it: the variant's preset unless given.
+    /// Leeway on `exp`, `nbf` and `iat`, in seconds.
+    #[arg(long)]
+    leeway_s: Option<u64>,
+    /// Where the skew correction comes from.
+    #[arg(long, value_enum)]
+    skew_source: Option<SkewSource>,
+    /// Refuse every token while the measured skew is above this many seconds.
+    #[arg(long)]
+    max_skew_s: Option<u64>,
+    /// Do not check `nbf` (jsonwebtoken's default).
+    #[arg(long)]
+    no_nbf: bool,
+    /// Do not check `iat` (jsonwebtoken's default).
+    #[arg(long)]
+    no_iat: bool,
+    /// Do not check `exp`.
+    #[arg(long)]
+    no_exp: bool,
+    /// Ask the issuer whether the token is valid (RFC 7662 introspection) instead of checking it.
+    #[arg(long)]
+    introspect: bool,
+}
+
+/// How the API validates, after the variant's preset and the flags.
+#[derive(Debug, Clone, Copy)]
+struct Validation {
+    leeway: Duration,
+    skew: SkewSource,
+    max_skew: Option<Duration>,
+    nbf: bool,
+    iat: bool,
+    exp: bool,
+    introspect: bool,
+}
+
+impl Validation {
+    fn of(a: &ApiArgs) -> Self {
+        let preset = match a.variant {
+            Mode::Naive => Validation {
+                leeway: Duration::ZERO,
+                skew: SkewSource::None,
+                max_skew: None,
+                nbf: true,
+                iat: true,
+                exp: true,
+                introspect: false,
+            },
+            Mode::Hardened => Validation {
+                leeway: HARDENED_LEEWAY,
+                skew: SkewSource::PerCall,
+                max_skew: Some(MAX_TOLERATED_SKEW),
+                nbf: true,
+                iat: true,
+                exp: true,
+                introspect: false,
+            },
+        };
+        Validation {
+            leeway: a.leeway_s.map_or(preset.leeway, Duration::from_secs),
+            skew: a.skew_source.unwrap_or(preset.skew),
+            max_skew: a.max_skew_s.map(Duration::from_secs).or(preset.max_skew),
+            nbf: preset.nbf && !a.no_nbf,
+            iat: preset.iat && !a.no_iat,
+            exp: preset.exp && !a.no_exp,
+            introspect: a.introspect,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -95,29 +174,56 @@ pub async fn serve_issuer(args: Vec<String>) -> Result<(), String> {
             "/time",
             get(|| async { crate::clock_probe::now_nanos().to_string() }),
         )
+        .route("/introspect", post(introspection(&args.secret)))
         .with_state(issuer);
     kit::serve_http("token issuer", args.variant, args.listen, router).await
 }
 
+#[derive(Deserialize)]
+struct IntrospectRequest {
+    token: String,
+}
+
+/// The issuer's introspection endpoint: it judges a token on its own clock (2 s leeway), so
+/// skew between it and the API cannot matter.
+fn introspection(
+    secret: &str,
+) -> impl Fn(Json<IntrospectRequest>) -> std::future::Ready<Response> + Clone + Send + 'static {
+    let v = Arc::new(TokenValidator::new(secret.as_bytes(), SystemClock).leeway(HARDENED_LEEWAY));
+    move |Json(req): Json<IntrospectRequest>| {
+        std::future::ready(match v.validate(&req.token) {
+            Ok(c) => Json(serde_json::json!({ "active": true, "sub": c.sub })).into_response(),
+            Err(e) => (StatusCode::UNAUTHORIZED, e.to_string()).into_response(),
+        })
+    }
+}
+
 struct Api {
-    mode: Mode,
+    validation: Validation,
     secret: Vec<u8>,
     issuer: String,
     http: reqwest::Client,
+    /// `at-start`: the skew measured when the API started.
+    start_skew: ClockOffset,
 }
 
 /// Serves the API until the process is stopped.
 pub async fn serve_api(args: Vec<String>) -> Result<(), String> {
     let args: ApiArgs = kit::parse_args("token-api", args)?;
-    let api = Arc::new(Api {
-        mode: args.variant,
-        secret: args.secret.into_bytes(),
+    let mut api = Api {
+        validation: Validation::of(&args),
+        secret: args.secret.clone().into_bytes(),
         issuer: args.issuer.trim_end_matches('/').to_string(),
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
             .map_err(|e| e.to_string())?,
-    });
+        start_skew: ClockOffset::ZERO,
+    };
+    if api.validation.skew == SkewSource::AtStart {
+        api.start_skew = measure_skew(&api).await?;
+    }
+    let api = Arc::new(api);
     let router = Router::new()
         .route("/resource", get(resource))
         .with_state(api);
@@ -162,37 +268,81 @@ async fn resource(State(api): State<Arc<Api>>, headers: HeaderMap) -> Response {
     let Some(token) = bearer(&headers) else {
         return (StatusCode::UNAUTHORIZED, "missing bearer token").into_response();
     };
-    match api.mode {
-        Mode::Naive => {
-            let v = TokenValidator::new(&api.secret, SystemClock);
-            match v.validate(token) {
-                Ok(c) => Json(serde_json::json!({ "sub": c.sub })).into_response(),
-                Err(e) => (StatusCode::UNAUTHORIZED, e.to_string()).into_response(),
-            }
+    let cfg = api.validation;
+    if cfg.introspect {
+        return introspect(&api, token).await;
+    }
+    let skew = match cfg.skew {
+        SkewSource::None => None,
+        SkewSource::AtStart => Some(api.start_skew),
+        SkewSource::PerCall => match measure_skew(&api).await {
+            Ok(s) => Some(s),
+            Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e).into_response(),
+        },
+    };
+    let report: Vec<(&str, String)> = skew
+        .map(|s| ("x-clock-skew-ms", s.as_millis().to_string()))
+        .into_iter()
+        .collect();
+    let skew = skew.unwrap_or(ClockOffset::ZERO);
+    if skew.magnitude() > REPORTED_SKEW {
+        eprintln!("warning: clock skew against the issuer is {skew}");
+    }
+    if let Some(max) = cfg.max_skew.filter(|m| skew.magnitude() > *m) {
+        let msg = format!(
+            "clock skew {skew} against the issuer exceeds {}s: refusing tokens until clocks agree",
+            max.as_secs()
+        );
+        return (StatusCode::UNAUTHORIZED, with_headers(report), msg).into_response();
+    }
+    let v = TokenValidator::new(&api.secret, SystemClock)
+        .leeway(cfg.leeway)
+        .skew(skew)
+        .check_not_before(cfg.nbf)
+        .reject_future_iat(cfg.iat)
+        .check_expiry(cfg.exp);
+    match v.validate(token) {
+        Ok(c) => (
+            with_headers(report),
+            Json(serde_json::json!({ "sub": c.sub })),
+        )
+            .into_response(),
+        Err(e) => (StatusCode::UNAUTHORIZED, with_headers(report), e.to_string()).into_response(),
+    }
+}
+
+fn with_headers(h: Vec<(&str, String)>) -> axum::http::HeaderMap {
+    let mut map = axum::http::HeaderMap::new();
+    for (k, v) in h {
+        if let (Ok(k), Ok(v)) = (
+            axum::http::HeaderName::from_bytes(k.as_bytes()),
+            axum::http::HeaderValue::from_str(&v),
+        ) {
+            map.insert(k, v);
         }
-        Mode::Hardened => {
-            let skew = match measure_skew(&api).await {
-                Ok(s) => s,
-                Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e).into_response(),
-            };
-            let report = [("x-clock-skew-ms", skew.as_millis().to_string())];
-            if skew.magnitude() > REPORTED_SKEW {
-                eprintln!("warning: clock skew against the issuer is {skew}");
-            }
-            if skew.magnitude() > MAX_TOLERATED_SKEW {
-                let msg = format!(
-                    "clock skew {skew} against the issuer exceeds {}s: refusing tokens until clocks agree",
-                    MAX_TOLERATED_SKEW.as_secs()
-                );
-                return (StatusCode::UNAUTHORIZED, report, msg).into_response();
-            }
-            let v = TokenValidator::new(&api.secret, SystemClock)
-                .leeway(HARDENED_LEEWAY)
-                .skew(skew);
-            match v.validate(token) {
-                Ok(c) => (report, Json(serde_json::json!({ "sub": c.sub }))).into_response(),
-                Err(e) => (StatusCode::UNAUTHORIZED, report, e.to_string()).into_response(),
-            }
+    }
+    map
+}
+
+/// Asks the issuer whether `token` is valid, on the issuer's own clock.
+async fn introspect(api: &Api, token: &str) -> Response {
+    let resp = api
+        .http
+        .post(format!("{}/introspect", api.issuer))
+        .json(&serde_json::json!({ "token": token }))
+        .send()
+        .await;
+    match resp {
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("introspection: {e}")).into_response(),
+        Ok(r) if r.status().is_success() => Json(serde_json::json!({ "active": true })).into_response(),
+        Ok(r) if r.status() == reqwest::StatusCode::UNAUTHORIZED => {
+            let why = r.text().await.unwrap_or_default();
+            (StatusCode::UNAUTHORIZED, why).into_response()
         }
+        Ok(r) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("introspection: HTTP {}", r.status()),
+        )
+            .into_response(),
     }
 }

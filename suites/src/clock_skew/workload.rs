@@ -1,9 +1,10 @@
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fake::faker::internet::en::Username;
 use fake::Fake;
 use rand_chacha::ChaCha8Rng;
 use shakedown::fault::nemeses::{JumpClock, OffsetClock};
+use shakedown::checker::AvailabilityChecker;
 use shakedown::history::Done;
 use shakedown::{ClockOffset, Node, Run, RunOptions, SuiteError, SuiteRun};
 
@@ -35,21 +36,27 @@ impl Step {
     }
 }
 
-/// How the suite runs.
+/// How the suite runs. Each option names the failure it exercises.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     /// Seed (drives the fake subjects), variant label, call timeout.
     pub run: RunOptions,
-    /// Fresh tokens per step.
+    /// Fresh tokens per step (issued and used at once): refused ones are the skew breaking
+    /// sign-ins.
     pub fresh_per_step: u64,
-    /// Expired tokens per step.
+    /// Expired tokens per step: accepted ones are the skew letting old tokens in.
     pub expired_per_step: u64,
     /// Lifetime asked for the tokens that are used expired.
     pub expired_ttl: Duration,
-    /// How long after issue (on the real clock) they are used. Keep `expired_used_after −
-    /// expired_ttl` above any leeway you tolerate: the token is truly expired by that much.
-    pub expired_used_after: Duration,
-    /// The fault steps, in order.
+    /// How far past its expiry (in true time) an expired token is used. Default 120 s: well past
+    /// the 60 s leeway JWT libraries default to (jsonwebtoken, Auth0), so a system with that
+    /// leeway is not failed for it. True time is moved on by jumping both clocks, so no real
+    /// time is waited.
+    pub expired_margin: Duration,
+    /// Largest skew under which fresh tokens must still be accepted (see
+    /// [`TokenChecker::tolerated_skew`]).
+    pub tolerated_skew: Duration,
+    /// The fault steps, in order: skews from seconds to beyond any sane limit.
     pub steps: Vec<Step>,
 }
 
@@ -59,16 +66,20 @@ impl Default for Options {
             run: RunOptions::default(),
             fresh_per_step: 4,
             expired_per_step: 3,
-            expired_ttl: Duration::from_secs(3),
-            expired_used_after: Duration::from_secs(6),
+            expired_ttl: Duration::from_secs(30),
+            expired_margin: Duration::from_secs(120),
+            tolerated_skew: TokenChecker::default().tolerated_skew,
             steps: vec![
                 Step::new("baseline", 0, 0, None),
-                // Within the age of the expired tokens: a validator that refuses future `iat`
-                // still takes them, trusting `exp` on its own (slower) clock.
                 Step::new("issuer_ahead_seconds", 4_000, 0, None),
+                // Past the 60 s leeway libraries default to.
+                Step::new("issuer_ahead_past_leeway", 90_000, 0, None),
                 Step::new("issuer_ahead_minutes", 300_000, 0, None),
                 Step::new("issuer_behind_minutes", -300_000, 0, None),
+                // Expired tokens look fresh to a validator that trusts its own clock.
                 Step::new("validator_far_behind", 0, -600_000, None),
+                // Beyond any tolerated skew: refusing is fair, accepting expired tokens is not.
+                Step::new("issuer_far_ahead", 1_200_000, 0, None),
                 Step::new("issuer_jumps_ahead", 0, 0, Some(120_000)),
             ],
         }
@@ -81,9 +92,10 @@ type TokenRun = Run<TokenOp, Probe>;
 /// API runs on node `validator` (both started with a fake clock), and judges it.
 ///
 /// Per step: set the clocks; issue half the fresh tokens and use each at once; apply the jump, if
-/// any; issue the short-lived tokens; use the other fresh tokens; use the short-lived ones
-/// `expired_used_after` after their issue (real clock), when they are truly expired; heal the
-/// clocks.
+/// any; use the other fresh tokens; issue the short-lived tokens; move true time on by their
+/// lifetime plus `expired_margin` (both clocks jump by that much: the skew stays); use them;
+/// heal the clocks. Judged: [`TokenChecker`] (fresh refused within the tolerated skew, expired
+/// accepted) and [`AvailabilityChecker`] (calls that failed or went unanswered).
 ///
 /// ```no_run
 /// # async fn demo(system: shakedown_suites::clock_skew::HttpTokens, issuer: shakedown::Node, api: shakedown::Node) -> Result<(), shakedown::SuiteError> {
@@ -115,12 +127,14 @@ pub async fn run_against<S: TokenSystem>(
             faults.push(run.inject(JumpClock::new(issuer, by)).await?);
             skew = skew.plus(by);
         }
+        for _ in half..options.fresh_per_step {
+            fresh(system, &run, step, skew, &mut rng).await?;
+        }
         let mut expiring = Vec::new();
         for _ in 0..options.expired_per_step {
             let sub: String = Username().fake_with_rng(&mut rng);
-            let issued_at = Instant::now();
             match system.issue(&sub, options.expired_ttl).await {
-                Ok(token) => expiring.push((token, issued_at)),
+                Ok(token) => expiring.push(token),
                 // The probe could not even start: recorded as what the issuer said.
                 Err(e) => {
                     run.call(0, TokenOp::Expired, Probe::new(&step.name, skew), async {
@@ -130,12 +144,14 @@ pub async fn run_against<S: TokenSystem>(
                 }
             }
         }
-        for _ in half..options.fresh_per_step {
-            fresh(system, &run, step, skew, &mut rng).await?;
+        if !expiring.is_empty() {
+            // True time moves on: both clocks, so the skew between them stays.
+            let passes = ClockOffset::ahead(options.expired_ttl + options.expired_margin);
+            for node in [issuer, validator] {
+                faults.push(run.inject(JumpClock::new(node, passes)).await?);
+            }
         }
-        for (token, issued_at) in expiring {
-            let due = issued_at + options.expired_used_after;
-            tokio::time::sleep_until(due.into()).await;
+        for token in expiring {
             let base = Probe::new(&step.name, skew);
             run.call(0, TokenOp::Expired, base.clone(), async {
                 answered(base, system.call(&token).await)
@@ -147,7 +163,11 @@ pub async fn run_against<S: TokenSystem>(
             f.heal().await?;
         }
     }
-    Ok(run.finish(&[&TokenChecker::default()]))
+    let checker = TokenChecker {
+        tolerated_skew: options.tolerated_skew,
+        ..TokenChecker::default()
+    };
+    Ok(run.finish(&[&checker, &AvailabilityChecker::strict()]))
 }
 
 async fn fresh<S: TokenSystem>(

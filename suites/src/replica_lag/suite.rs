@@ -1,7 +1,7 @@
 use shakedown::checker::{RegisterOp, RegisterValue};
 use shakedown::image::RUNTIME;
 use shakedown::{SuiteError, SuiteRun};
-use shakedown_fixtures::{PgCluster, POSTGRES_IMAGE};
+use shakedown_fixtures::{Database, PgCluster, POSTGRES_IMAGE};
 
 use super::workload::SUITE as NAME;
 use super::{run_against, HttpProfiles, Options, SCHEMA};
@@ -28,6 +28,17 @@ pub const SUITE: Suite = Suite {
     },
 };
 
+/// The reference profiles service on database `db`: writes to the primary, reads from every
+/// replica (round-robin).
+pub fn profiles_service(mode: Mode, db: &Database) -> ServiceLaunch {
+    let mut launch = ServiceLaunch::new("profiles", "profiles", mode)
+        .arg(format!("--primary={}", db.internal_primary_url));
+    for url in &db.internal_replica_urls {
+        launch = launch.arg(format!("--replica={url}"));
+    }
+    launch
+}
+
 /// Runs the suite against the bundled reference profiles service in `options.run.variant`:
 /// starts PostgreSQL (primary and replicas), the service in a container, and the workload.
 ///
@@ -47,12 +58,11 @@ pub async fn reference(
     launcher: &Launcher,
 ) -> Result<SuiteRun<RegisterOp, RegisterValue>, SuiteError> {
     let mode = Mode::of(NAME, options.run.variant)?;
-    options.run.progress(format!(
-        "starting PostgreSQL (primary + {} replica)",
-        options.replica + 1
-    ));
+    options
+        .run
+        .progress("starting PostgreSQL (primary + 2 replicas)");
     let pg = PgCluster::builder()
-        .replicas(options.replica + 1)
+        .replicas(2)
         .template_sql(SCHEMA)
         .start()
         .await
@@ -65,16 +75,7 @@ pub async fn reference(
         .run
         .progress(format!("starting the {mode} profiles service"));
     let service = launcher
-        .launch(
-            NAME,
-            pg.topology(),
-            ServiceLaunch::new("profiles", "profiles", mode)
-                .arg(format!("--primary={}", db.internal_primary_url))
-                .arg(format!(
-                    "--replica={}",
-                    db.internal_replica_urls[options.replica]
-                )),
-        )
+        .launch(NAME, pg.topology(), profiles_service(mode, &db))
         .await?;
     options
         .run

@@ -93,7 +93,8 @@ impl Nemesis for JumpClock<'_> {
 /// use std::time::{Duration, SystemTime};
 /// use shakedown::fault::nemeses::WalkClock;
 /// let from = SystemTime::UNIX_EPOCH + Duration::from_secs(1_772_841_600); // 2026-03-07T00:00Z
-/// let walk = WalkClock::new(node, from, from + Duration::from_secs(86_400), Duration::from_secs(1800))?;
+/// let walk = WalkClock::new(node, from, from + Duration::from_secs(86_400), Duration::from_secs(1800))
+///     .map_err(|e| run.error("plan the walk", e))?;
 /// let mut walking = run.inject(walk).await?;
 /// while walking.step().await? {
 ///     // … one scheduler pass per simulated half hour …
