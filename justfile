@@ -35,11 +35,15 @@ clean *ARGS:
     {{shakedown}} clean {{ARGS}}
 
 # Print every benchmark's figures (each against its baseline, measured in the same run).
-bench: bench-pg bench-proxy bench-clock
+bench: bench-pg bench-broker bench-proxy bench-clock
 
 # PostgreSQL: cluster start against a plain container, fresh databases.
 bench-pg:
     cargo bench -p shakedown-fixtures --bench pg
+
+# RabbitMQ: broker start against a plain container, messages/s through the fixture and lapin.
+bench-broker:
+    cargo bench -p shakedown-fixtures --bench broker
 
 # The fault proxy: throughput and added round trip against plain relays.
 bench-proxy:
@@ -50,10 +54,6 @@ check:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
     cargo test --workspace --doc
-
-# Print the fault proxy figures (throughput, round trips, memory) against plain relays.
-bench-proxy:
-    cargo bench -p shakedown-proxy --bench proxy
 
 # Print the per-node clock figures (error after a change, time until a change is seen).
 bench-clock:

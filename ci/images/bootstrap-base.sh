@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
-# Build the Debian bookworm base image that shakedown's Dockerfiles build FROM, without any
-# container registry: debootstrap a minimal bookworm root file system from the Debian mirror this
-# machine's apt already uses, and `docker import` it.
+# Build a Debian base image that shakedown's Dockerfiles build FROM, without any container
+# registry: debootstrap a minimal root file system of SUITE (a Debian release name) from the
+# Debian mirror this machine's apt already uses, and `docker import` it.
 #
-#   ci/images/bootstrap-base.sh [TAG]        (default TAG: shakedown/debian-base:bookworm)
+#   ci/images/bootstrap-base.sh [TAG] [SUITE]
+#
+# SUITE defaults to bookworm; TAG to shakedown/debian-base:SUITE. The mirror serves every
+# release, so a bookworm machine bootstraps trixie (and the other way round) just as well.
 #
 # Needs root, Docker and debootstrap (`apt-get install debootstrap`). Idempotent: an existing TAG
 # is left alone unless SHAKEDOWN_REBUILD_BASE=1.
 set -euo pipefail
 
-tag=${1:-shakedown/debian-base:bookworm}
-suite=bookworm
+suite=${2:-bookworm}
+if [[ ! $suite =~ ^[a-z]+$ ]]; then
+  echo "error: SUITE must be a Debian release name such as bookworm or trixie, not '$suite'" >&2
+  exit 1
+fi
+tag=${1:-shakedown/debian-base:$suite}
 
 if [[ ${SHAKEDOWN_REBUILD_BASE:-0} != 1 ]] && docker image inspect "$tag" >/dev/null 2>&1; then
   echo "base image $tag already present"
@@ -25,7 +32,7 @@ if ! command -v debootstrap >/dev/null; then
     echo "debootstrap is not installed; installing it with apt-get"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
   else
-    echo "error: debootstrap is not installed and there is no apt-get; install debootstrap, or set SHAKEDOWN_BASE_IMAGE to a Debian bookworm image you have" >&2
+    echo "error: debootstrap is not installed and there is no apt-get; install debootstrap, or set SHAKEDOWN_BASE_IMAGE to a Debian $suite image you have" >&2
     exit 1
   fi
 fi

@@ -5,10 +5,12 @@
 //! image a run needs before any container starts (a missing image must never turn into a pull),
 //! and builds what is missing or stale under a file lock, so parallel test processes build once.
 //!
-//! The Dockerfiles build `FROM` the build argument `BASE`. The base is, in order: the image named
-//! by `SHAKEDOWN_BASE_IMAGE`; `debian:bookworm-slim` if present locally or if it can be pulled;
-//! otherwise `shakedown/debian-base:bookworm`, bootstrapped with debootstrap from the Debian
-//! mirror the machine's apt uses (`ci/images/bootstrap-base.sh`, embedded here too).
+//! The Dockerfiles build `FROM` the build argument `BASE`, a Debian release each recipe names
+//! ([`ImageRecipe::debian`]: `bookworm`, `trixie`). The base of release `R` is, in order: the
+//! image named by `SHAKEDOWN_BASE_IMAGE_R` (upper case; for bookworm also `SHAKEDOWN_BASE_IMAGE`);
+//! `debian:R-slim` if present locally or if it can be pulled; otherwise `shakedown/debian-base:R`,
+//! bootstrapped with debootstrap from the Debian mirror the machine's apt uses
+//! (`ci/images/bootstrap-base.sh`, embedded here too).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -21,10 +23,22 @@ use crate::error::{Error, Result};
 
 /// Label holding the hash of the recipe an image was built from.
 pub const RECIPE_LABEL: &str = "dev.shakedown.recipe";
-/// The official Debian base the recipes are written against.
+/// The official Debian base of the bookworm recipes ([`official_base`] of `bookworm`).
 pub const OFFICIAL_BASE: &str = "debian:bookworm-slim";
-/// The base bootstrapped locally when the official one cannot be had.
+/// The base bootstrapped locally when the official bookworm one cannot be had
+/// ([`bootstrap_base`] of `bookworm`).
 pub const BOOTSTRAP_BASE: &str = "shakedown/debian-base:bookworm";
+
+/// The official Debian image of a release: `debian:<release>-slim`.
+pub fn official_base(debian: &str) -> String {
+    format!("debian:{debian}-slim")
+}
+
+/// The base bootstrapped locally when the official image of a release cannot be had:
+/// `shakedown/debian-base:<release>`.
+pub fn bootstrap_base(debian: &str) -> String {
+    format!("shakedown/debian-base:{debian}")
+}
 const BOOTSTRAP_SCRIPT: &str = include_str!("../../ci/images/bootstrap-base.sh");
 
 /// A Dockerfile and the files it `COPY`s, identified by `repository:tag`.
@@ -36,6 +50,10 @@ pub struct ImageRecipe {
     pub repository: &'static str,
     /// Image tag, e.g. `15`.
     pub tag: &'static str,
+    /// The Debian release the recipe builds on (`bookworm`, `trixie`): which base [`ensure`]
+    /// passes as `BASE`. The Dockerfile's default (`ARG BASE=debian:<release>-slim`) names the
+    /// same release; [`ImageRecipe::check`] says so if not.
+    pub debian: &'static str,
     /// The Dockerfile's text.
     pub dockerfile: &'static str,
     /// Other files of the build context: `(file name, contents)`.
@@ -48,11 +66,32 @@ pub const RUNTIME: ImageRecipe = ImageRecipe {
     role: "runtime",
     repository: "shakedown/runtime",
     tag: "bookworm",
+    debian: "bookworm",
     dockerfile: include_str!("../../ci/images/runtime/Dockerfile"),
     files: &[],
 };
 
 impl ImageRecipe {
+    /// Checks that the Dockerfile builds `FROM ${BASE}` with the default
+    /// `ARG BASE=debian:<release>-slim` of the recipe's [`debian`](ImageRecipe::debian) release
+    /// (the hash covers the Dockerfile, so it covers the release too).
+    pub fn check(&self) -> std::result::Result<(), String> {
+        let default = format!("ARG BASE={}", official_base(self.debian));
+        if !self.dockerfile.lines().any(|l| l.trim() == default) {
+            return Err(format!(
+                "recipe {}: the Dockerfile has no `{default}` line, but the recipe builds on {}",
+                self.role, self.debian
+            ));
+        }
+        if !self.dockerfile.lines().any(|l| l.trim() == "FROM ${BASE}") {
+            return Err(format!(
+                "recipe {}: the Dockerfile does not build `FROM ${{BASE}}`",
+                self.role
+            ));
+        }
+        Ok(())
+    }
+
     /// `repository:tag-<recipe hash>`: the image built from exactly this recipe. Tags are
     /// immutable, so checkouts with different recipes (branches, work trees, versions) never
     /// rebuild over each other.
@@ -220,14 +259,23 @@ pub async fn ensure_logged(recipes: &[ImageRecipe], policy: BuildPolicy, log: &P
             .map_err(|e| Error::io(format!("create {}", parent.display()), e))?;
     }
     std::fs::write(log, b"").map_err(|e| Error::io(format!("create {}", log.display()), e))?;
-    let mut base: Option<String> = None;
+    let mut bases: std::collections::HashMap<&str, String> = Default::default();
     for r in todo {
         if policy != BuildPolicy::Always && status(&docker, &r).await? == ImageState::Current {
             continue;
         }
-        let base = match &base {
+        r.check().map_err(|detail| Error::ImageBuild {
+            image: r.reference(),
+            detail,
+            log: log.display().to_string(),
+        })?;
+        let base = match bases.get(r.debian) {
             Some(b) => b.clone(),
-            None => base.insert(resolve_base(&docker, log).await?).clone(),
+            None => {
+                let b = resolve_base(&docker, r.debian, log).await?;
+                bases.insert(r.debian, b.clone());
+                b
+            }
         };
         build(&r, &base, log).await?;
     }
@@ -266,47 +314,67 @@ async fn image_exists(docker: &Docker, reference: &str) -> Result<bool> {
     }
 }
 
-/// Picks the base image, pulling or bootstrapping it if need be.
-async fn resolve_base(docker: &Docker, log: &Path) -> Result<String> {
-    if let Ok(base) = std::env::var("SHAKEDOWN_BASE_IMAGE") {
+/// The environment variables that may name the base of a Debian release, in order:
+/// `SHAKEDOWN_BASE_IMAGE_<RELEASE>`, and for bookworm (the first release) also
+/// `SHAKEDOWN_BASE_IMAGE`.
+pub fn base_variables(debian: &str) -> Vec<String> {
+    let mut vars = vec![format!(
+        "SHAKEDOWN_BASE_IMAGE_{}",
+        debian.to_ascii_uppercase()
+    )];
+    if debian == "bookworm" {
+        vars.push("SHAKEDOWN_BASE_IMAGE".into());
+    }
+    vars
+}
+
+/// Picks the base image of a Debian release, pulling or bootstrapping it if need be.
+async fn resolve_base(docker: &Docker, debian: &str, log: &Path) -> Result<String> {
+    for var in base_variables(debian) {
+        let Ok(base) = std::env::var(&var) else {
+            continue;
+        };
         if image_exists(docker, &base).await? {
             return Ok(base);
         }
         return Err(Error::ImageBuild {
             image: base.clone(),
             detail: format!(
-                "SHAKEDOWN_BASE_IMAGE names `{base}`, which is not present locally; load or build it, or unset the variable"
+                "{var} names `{base}`, which is not present locally; load or build it, or unset the variable"
             ),
             log: log.display().to_string(),
         });
     }
-    for candidate in [OFFICIAL_BASE, BOOTSTRAP_BASE] {
+    let official = official_base(debian);
+    let bootstrap = bootstrap_base(debian);
+    for candidate in [&official, &bootstrap] {
         if image_exists(docker, candidate).await? {
             return Ok(candidate.to_string());
         }
     }
-    tracing::info!("base image {OFFICIAL_BASE} not present; trying to pull it");
-    let pulled = run_quiet(Command::new("docker").args(["pull", "-q", OFFICIAL_BASE])).await;
-    if pulled.is_ok() && image_exists(docker, OFFICIAL_BASE).await? {
-        return Ok(OFFICIAL_BASE.to_string());
+    tracing::info!("base image {official} not present; trying to pull it");
+    let pulled = run_quiet(Command::new("docker").args(["pull", "-q", &official])).await;
+    if pulled.is_ok() && image_exists(docker, &official).await? {
+        return Ok(official);
     }
     tracing::info!(
-        "cannot pull {OFFICIAL_BASE}; bootstrapping {BOOTSTRAP_BASE} with debootstrap (about a minute)"
+        "cannot pull {official}; bootstrapping {bootstrap} with debootstrap (about a minute)"
     );
     let dir = tempdir("base")?;
     let script = dir.path.join("bootstrap-base.sh");
     std::fs::write(&script, BOOTSTRAP_SCRIPT)
         .map_err(|e| Error::io(format!("write {}", script.display()), e))?;
     let mut cmd = Command::new("bash");
-    cmd.arg(&script).arg(BOOTSTRAP_BASE);
-    log_output(cmd, BOOTSTRAP_BASE, log)
+    cmd.arg(&script).arg(&bootstrap).arg(debian);
+    let var = &base_variables(debian)[0];
+    log_output(cmd, &bootstrap, log)
         .await
         .map_err(|detail| Error::ImageBuild {
-            image: BOOTSTRAP_BASE.into(),
-            detail: format!("{detail}\n(needs root and `apt-get install debootstrap`; or set SHAKEDOWN_BASE_IMAGE to a Debian bookworm image you have)"),
+            image: bootstrap.clone(),
+            detail: format!("{detail}\n(needs root and `apt-get install debootstrap`; or set {var} to a Debian {debian} image you have)"),
             log: log.display().to_string(),
         })?;
-    Ok(BOOTSTRAP_BASE.to_string())
+    Ok(bootstrap)
 }
 
 /// Builds one recipe on `base` with the classic builder (offline-safe: it never pulls a base that
@@ -506,6 +574,7 @@ mod tests {
             role: "t",
             repository: "x/t",
             tag: "1",
+            debian: "bookworm",
             dockerfile: "FROM a",
             files: &[("f", "1")],
         };
@@ -522,6 +591,34 @@ mod tests {
         assert_ne!(a.recipe_hash(), c.recipe_hash());
         assert_eq!(a.reference(), format!("x/t:1-{}", &a.recipe_hash()[..12]));
         assert_ne!(a.reference(), b.reference());
+    }
+
+    #[test]
+    fn recipes_name_the_debian_release_their_dockerfile_defaults_to() {
+        assert_eq!(RUNTIME.check(), Ok(()));
+        let wrong = ImageRecipe {
+            debian: "trixie",
+            ..RUNTIME
+        };
+        let err = wrong.check().unwrap_err();
+        assert!(err.contains("ARG BASE=debian:trixie-slim"), "{err}");
+        let not_from_base = ImageRecipe {
+            dockerfile: "ARG BASE=debian:bookworm-slim\nFROM debian:bookworm-slim\n",
+            ..RUNTIME
+        };
+        assert!(not_from_base.check().unwrap_err().contains("FROM ${BASE}"));
+    }
+
+    #[test]
+    fn each_release_has_its_own_base_names() {
+        assert_eq!(official_base("bookworm"), OFFICIAL_BASE);
+        assert_eq!(bootstrap_base("bookworm"), BOOTSTRAP_BASE);
+        assert_eq!(bootstrap_base("trixie"), "shakedown/debian-base:trixie");
+        assert_eq!(
+            base_variables("bookworm"),
+            ["SHAKEDOWN_BASE_IMAGE_BOOKWORM", "SHAKEDOWN_BASE_IMAGE"]
+        );
+        assert_eq!(base_variables("trixie"), ["SHAKEDOWN_BASE_IMAGE_TRIXIE"]);
     }
 
     #[test]

@@ -6,8 +6,8 @@ mod support;
 
 mod clock;
 mod clock_skew;
-mod partial_failure;
 mod inconsistent_reads;
+mod partial_failure;
 mod proxy_node;
 mod replica_lag;
 mod timezone;
