@@ -329,7 +329,6 @@ pub(crate) async fn run(client: TcpStream, server: TcpStream, mut ctx: ConnConte
         return;
     }
 
-    let mut signal_registered = false;
     let kind = loop {
         if !up.chain.is_empty() || !down.chain.is_empty() {
             let now = Instant::now();
@@ -362,7 +361,7 @@ pub(crate) async fn run(client: TcpStream, server: TcpStream, mut ctx: ConnConte
         // Not `biased`: with a fixed order, a client that always has data ready would keep
         // the upstream branch winning and starve the other direction.
         let step: Step = tokio::select! {
-            bits = poll_fn(|cx| ctx.signal.poll_take_once_registered(cx, &mut signal_registered)) => {
+            bits = poll_fn(|cx| ctx.signal.poll_take(cx)) => {
                 if bits & CLOSED != 0 {
                     break CloseKind::Fin;
                 }

@@ -33,11 +33,12 @@
 //! bandwidth `rate: 0` holds all data (`toxics/bandwidth.rs`); slicer `average_size: 0`
 //! passes chunks whole (`toxics/slicer.rs`); the timeout toxic's timer is not re-armed by
 //! traffic (`toxics/timeout.rs`); reset_peer sends an RST on connections that existed before
-//! it and never at toxicity 0 (`toxics/reset_peer.rs`); TCP half-close is preserved and the
-//! upstream is dialled outside the accept loop (`connection.rs`, `listener.rs`); toxicity is
-//! rolled on attach and update only (`toxics/mod.rs`); out-of-range values are rejected with
-//! 400 (`api/wire.rs`); `/populate` never answers `"proxies": null`. Seeds: `--seed` /
-//! [`FaultProxyBuilder::seed`] for the server, `"seed"` per proxy in the API (`rng.rs`).
+//! it and never at toxicity 0 (`toxics/reset_peer.rs`); TCP half-close is preserved
+//! (`connection.rs`); the upstream is dialled outside the accept loop, yet in accept order
+//! (`listener.rs`); toxicity is rolled on attach and update only (`toxics/mod.rs`);
+//! out-of-range values are rejected with 400 (`api/wire.rs`); `/populate` never answers
+//! `"proxies": null`. Seeds: `--seed` / [`FaultProxyBuilder::seed`] for the server, `"seed"`
+//! per proxy in the API (`rng.rs`).
 #![forbid(unsafe_code)]
 #![deny(missing_debug_implementations)]
 #![warn(missing_docs)]

@@ -28,34 +28,14 @@ impl ConnSignal {
         self.waker.wake();
     }
 
-    /// Like [`ConnSignal::poll_take`], but registers the waker only when none is stored: a
-    /// task's waker stays valid for the task's life, and only a wake-up (which comes with
-    /// bits) consumes it. The hot loop of a connection then pays one atomic swap per poll.
-    pub(crate) fn poll_take_once_registered(
-        &self,
-        cx: &mut Context<'_>,
-        registered: &mut bool,
-    ) -> Poll<u8> {
-        if *registered {
-            return match self.flags.swap(0, Ordering::AcqRel) {
-                0 => Poll::Pending,
-                bits => {
-                    // A wake-up consumed the stored waker: register again next time.
-                    *registered = false;
-                    Poll::Ready(bits)
-                }
-            };
-        }
-        match self.poll_take(cx) {
-            Poll::Pending => {
-                *registered = true;
-                Poll::Pending
-            }
-            ready => ready,
-        }
-    }
-
     /// Takes the pending bits, or registers the task to be woken when some arrive.
+    ///
+    /// The waker is registered on every poll that finds no bits. Registering only when none
+    /// was stored is not enough: a notification whose bits the task took while it ran for
+    /// another reason may deliver its wake-up later, consuming a waker registered after
+    /// that, and the next notification then wakes nobody (a close or a toxic change missed
+    /// by an idle connection). Registering again costs a compare-and-swap; the waker is only
+    /// cloned when it changed.
     pub(crate) fn poll_take(&self, cx: &mut Context<'_>) -> Poll<u8> {
         let bits = self.flags.swap(0, Ordering::AcqRel);
         if bits != 0 {
@@ -111,6 +91,7 @@ impl Signals {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::AtomicUsize;
     use std::task::Waker;
 
     #[test]
@@ -128,26 +109,37 @@ mod tests {
         assert!(signals.lock().is_empty());
     }
 
+    /// Counts its wake-ups.
+    struct CountingWaker(AtomicUsize);
+
+    impl std::task::Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
     #[test]
-    fn once_registered_polling_sees_every_notification() {
+    fn a_late_wake_up_never_costs_the_next_notification() {
         let signals = Signals::default();
         let a = signals.register();
-        let mut cx = Context::from_waker(Waker::noop());
-        let mut registered = false;
-        for _ in 0..3 {
-            assert_eq!(
-                a.poll_take_once_registered(&mut cx, &mut registered),
-                Poll::Pending
-            );
-            assert_eq!(
-                a.poll_take_once_registered(&mut cx, &mut registered),
-                Poll::Pending
-            );
-            signals.notify_all(CHANGED);
-            assert_eq!(
-                a.poll_take_once_registered(&mut cx, &mut registered),
-                Poll::Ready(CHANGED)
-            );
-        }
+        let count = Arc::new(CountingWaker(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        assert_eq!(a.poll_take(&mut cx), Poll::Pending);
+        // One notification in two halves, the task running in between: its bits land, the
+        // task (woken by a socket) takes them and waits again, then its wake-up lands.
+        a.flags.fetch_or(CHANGED, Ordering::AcqRel);
+        assert_eq!(a.poll_take(&mut cx), Poll::Ready(CHANGED));
+        assert_eq!(a.poll_take(&mut cx), Poll::Pending);
+        a.waker.wake();
+        assert_eq!(a.poll_take(&mut cx), Poll::Pending);
+        let before = count.0.load(Ordering::SeqCst);
+        signals.notify_all(CLOSED);
+        assert_eq!(
+            count.0.load(Ordering::SeqCst),
+            before + 1,
+            "the close woke nobody"
+        );
+        assert_eq!(a.poll_take(&mut cx), Poll::Ready(CLOSED));
     }
 }

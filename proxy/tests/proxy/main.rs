@@ -3,6 +3,7 @@
 //! Timing assertions are lower bounds with generous upper bounds (real sockets, real clocks).
 
 mod api;
+mod bidir;
 mod compat;
 mod live;
 mod robustness;
