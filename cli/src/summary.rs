@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use shakedown::report::words::{findings, human};
+use shakedown::report::words::human;
 use shakedown::report::{Outcome, RunArtifacts};
 
 /// Exit code when a verdict was not the expected one.
@@ -23,7 +23,7 @@ pub(crate) fn run_line(run: &RunArtifacts) -> String {
     };
     let what = match (&run.report, &run.error) {
         (_, Some(e)) => format!("could not finish: {e}"),
-        (Some(r), None) => findings(r),
+        (Some(_), None) => run.findings().unwrap_or_default(),
         (None, None) => "no report".into(),
     };
     let time = run.duration.map(human).unwrap_or_default();

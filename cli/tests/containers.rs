@@ -1,5 +1,6 @@
 //! The `shakedown` command as a user runs it, where it starts containers: a real run writes its
-//! report; Ctrl-C mid-run leaves nothing behind.
+//! report; an environment failure mid-run exits 2 and is an error in the report; Ctrl-C mid-run
+//! leaves nothing behind.
 
 use std::process::{Command, Output};
 
@@ -81,35 +82,88 @@ fn run_writes_the_report_and_exits_zero_when_verdicts_are_as_expected() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
-#[test]
-fn ctrl_c_mid_run_removes_every_container_of_the_run() {
-    use std::io::{BufRead, BufReader};
+/// The containers and networks this owner's runs have labelled.
+fn labelled_by(owner: &str) -> (Vec<String>, usize) {
+    let filter = format!("label={}={owner}", shakedown::docker::OWNER_LABEL);
+    let ids = |args: &[&str]| -> Vec<String> {
+        let out = Command::new("docker")
+            .args(args)
+            .args(["--filter", &filter, "-q"])
+            .output()
+            .expect("docker");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    (ids(&["ps", "-a"]), ids(&["network", "ls"]).len())
+}
+
+/// Starts `shakedown run replica_lag --variant naive --out OUT` with its output piped; gives the
+/// child, its owner token and its stderr lines, read up to the first line containing `until`.
+fn start_naive_run(
+    out: &std::path::Path,
+    until: &str,
+) -> (
+    std::process::Child,
+    String,
+    std::io::Lines<std::io::BufReader<std::process::ChildStderr>>,
+) {
+    use std::io::BufRead;
     let mut child = Command::new(env!("CARGO_BIN_EXE_shakedown"))
         .args(["run", "replica_lag", "--variant", "naive", "--out"])
-        .arg(std::env::temp_dir().join(format!("shakedown-ctrlc-{}", std::process::id())))
+        .arg(out)
         .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("start shakedown run");
     let owner = shakedown::docker::owner_token_of(child.id()).expect("the child is running");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    // Interrupt once the cluster is being started: containers exist then.
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
     for line in lines.by_ref() {
-        if line.expect("stderr").contains("starting PostgreSQL") {
+        if line.expect("stderr").contains(until) {
             break;
         }
     }
+    (child, owner, lines)
+}
+
+#[test]
+fn an_environment_failure_mid_run_exits_two_and_is_an_error_in_the_report() {
+    let out = std::env::temp_dir().join(format!("shakedown-midrun-{}", std::process::id()));
+    // Once the workload runs, the cluster goes away under it, as when a CI runner's engine
+    // loses the containers: the run cannot finish, which is not a verdict.
+    let (mut child, owner, lines) = start_naive_run(&out, "running the workload");
+    let (containers, _) = labelled_by(&owner);
+    assert!(!containers.is_empty(), "the run has no containers");
+    let removed = Command::new("docker")
+        .args(["rm", "-f"])
+        .args(&containers)
+        .output()
+        .expect("docker rm");
+    assert!(removed.status.success(), "{}", stderr(&removed));
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().expect("wait");
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    assert_eq!(status.code(), Some(2), "{stdout}\n{rest:?}");
+    assert!(stdout.contains("could not finish"), "{stdout}");
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("errors=\"1\"") && junit.contains("failures=\"0\""),
+        "{junit}"
+    );
+    assert_eq!(labelled_by(&owner), (vec![], 0), "the run left resources");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn ctrl_c_mid_run_removes_every_container_of_the_run() {
+    let out = std::env::temp_dir().join(format!("shakedown-ctrlc-{}", std::process::id()));
+    // Interrupt once the cluster is being started: containers exist then.
+    let (mut child, owner, lines) = start_naive_run(&out, "starting PostgreSQL");
     let labelled = || {
-        let filter = format!("label={}={owner}", shakedown::docker::OWNER_LABEL);
-        let count = |args: &[&str]| {
-            let out = Command::new("docker")
-                .args(args)
-                .args(["--filter", &filter, "-q"])
-                .output()
-                .expect("docker");
-            String::from_utf8_lossy(&out.stdout).lines().count()
-        };
-        count(&["ps", "-a"]) + count(&["network", "ls"])
+        let (containers, networks) = labelled_by(&owner);
+        containers.len() + networks
     };
     let mut seen = 0;
     for _ in 0..100 {

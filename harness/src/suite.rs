@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fault::Timeline;
 use crate::history::History;
-use crate::report::{Example, Report};
+use crate::report::{ClassPhrase, Example, Report};
 
 /// Which system a suite ran against.
 #[derive(
@@ -66,8 +66,9 @@ where
     F: Serialize + Clone + PartialEq + std::fmt::Debug,
     V: Serialize,
 {
-    /// The history, the timeline and the checkers' examples as one JSON document:
-    /// `{"ops": [...], "timeline": [...], "examples": [{"checker", "class", "ops": [index …]}]}`
+    /// The history, the timeline and the checkers' examples and phrases as one JSON document:
+    /// `{"ops": [...], "timeline": [...], "examples": [{"checker", "class", "ops": [index …]}],
+    /// "phrases": [{"checker", "class", "of", "text"}]}`
     /// (what the command writes as `history.json`; [`RunDoc`](crate::report::RunDoc) reads it).
     pub fn to_json(&self) -> serde_json::Value {
         let mut doc = serde_json::to_value(&self.history)
@@ -94,6 +95,22 @@ where
             map.insert(
                 "examples".into(),
                 serde_json::to_value(examples).unwrap_or_default(),
+            );
+            let phrases: Vec<ClassPhrase> = self
+                .report
+                .checks
+                .iter()
+                .flat_map(|c| {
+                    c.phrases.iter().map(move |(class, phrase)| ClassPhrase {
+                        checker: c.checker.clone(),
+                        class: class.clone(),
+                        phrase: phrase.clone(),
+                    })
+                })
+                .collect();
+            map.insert(
+                "phrases".into(),
+                serde_json::to_value(phrases).unwrap_or_default(),
             );
         }
         doc

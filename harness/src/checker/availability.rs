@@ -133,7 +133,14 @@ impl<F: Clone + PartialEq + std::fmt::Debug, V> Checker<F, V> for AvailabilityCh
                 .counted(format!("phase.{name}.calls"), *calls)
                 .counted(format!("phase.{name}.unserved"), *unserved);
         }
-        result.anomaly("calls_unserved", unserved_beyond).build()
+        result
+            .anomaly("calls_unserved", unserved_beyond)
+            .phrase(
+                "calls_unserved",
+                None,
+                "calls unserved (failed, timed out or slower than the users' patience) in phases beyond the tolerated share",
+            )
+            .build()
     }
 }
 

@@ -84,6 +84,39 @@ pub struct CheckResult {
     /// [`SuiteRun::to_json`]: crate::SuiteRun::to_json
     #[serde(skip)]
     pub examples: BTreeMap<String, Vec<Vec<u64>>>,
+    /// Anomaly class → how to say it to a person ([`CheckResultBuilder::phrase`]). Kept out of
+    /// the serialised report like the examples (so snapshots do not change with wording);
+    /// [`SuiteRun::to_json`] writes them into `history.json`.
+    ///
+    /// [`SuiteRun::to_json`]: crate::SuiteRun::to_json
+    #[serde(skip)]
+    pub phrases: BTreeMap<String, Phrase>,
+}
+
+/// How one anomaly class reads in the verdict sentence: `{n} of {counted[of]} {text}` (`12 of 48
+/// reads after the user's own write returned an older profile`: `text` a clause in the plural),
+/// or `{text}: {n}` without `of` (`expired tokens accepted: 3`: `text` a noun phrase).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Phrase {
+    /// The counted fact the count is a share of (`reads_checked`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub of: Option<String>,
+    /// The words after the numbers, in the plural.
+    pub text: String,
+}
+
+impl Phrase {
+    /// The phrase with count `n`, taking the total from `counted`.
+    pub fn say(&self, n: Count, counted: &BTreeMap<String, u64>) -> String {
+        let n = match n {
+            Count::Exact(n) => n.to_string(),
+            Count::AtLeast { at_least } => format!("at least {at_least}"),
+        };
+        match self.of.as_ref().and_then(|k| counted.get(k)) {
+            Some(total) => format!("{n} of {total} {}", self.text),
+            None => format!("{}: {n}", self.text),
+        }
+    }
 }
 
 impl CheckResult {
@@ -109,6 +142,7 @@ impl CheckResult {
                 counted: BTreeMap::new(),
                 notes: Vec::new(),
                 examples: BTreeMap::new(),
+                phrases: BTreeMap::new(),
             },
             unknown: false,
         }
@@ -118,6 +152,13 @@ impl CheckResult {
     /// declare that class.
     pub fn anomaly(&self, class: &str) -> Option<u64> {
         self.anomalies.get(class).map(Count::floor)
+    }
+
+    /// Anomaly `class` as its phrase says it (`12 of 48 reads … returned an older profile`);
+    /// `None` without a phrase or a count.
+    pub fn sentence(&self, class: &str) -> Option<String> {
+        let phrase = self.phrases.get(class)?;
+        Some(phrase.say(*self.anomalies.get(class)?, &self.counted))
     }
 
     /// An `Unknown` result: the checker could not decide, for `why`.
@@ -193,6 +234,38 @@ impl CheckResultBuilder {
 
     /// Examples kept per anomaly class.
     pub const MAX_EXAMPLES: usize = 200;
+
+    /// Says anomaly `class` in words for the verdict sentence: `{n} of {counted[of]} {text}`
+    /// when `of` names a counted fact, else `{text}: {n}` (see [`Phrase`]). Classes without a phrase read as
+    /// `{n} × {class in words}`.
+    ///
+    /// ```
+    /// use shakedown::checker::CheckResult;
+    /// let r = CheckResult::builder("read_your_writes")
+    ///     .anomaly("stale_read_after_own_write", 12)
+    ///     .counted("reads_checked", 48)
+    ///     .phrase("stale_read_after_own_write", Some("reads_checked"), "reads after the user's own write returned an older profile")
+    ///     .build();
+    /// assert_eq!(
+    ///     r.sentence("stale_read_after_own_write").as_deref(),
+    ///     Some("12 of 48 reads after the user's own write returned an older profile")
+    /// );
+    /// ```
+    pub fn phrase(
+        mut self,
+        class: impl Into<String>,
+        of: Option<&str>,
+        text: impl Into<String>,
+    ) -> Self {
+        self.result.phrases.insert(
+            class.into(),
+            Phrase {
+                of: of.map(str::to_string),
+                text: text.into(),
+            },
+        );
+        self
+    }
 
     /// Marks the result undecided (`Unknown` unless an anomaly makes it invalid), with why.
     pub fn undecided(mut self, why: impl Into<String>) -> Self {

@@ -7,6 +7,8 @@ mod register;
 mod staleness;
 
 pub use availability::AvailabilityChecker;
-pub use check::{check_safe, compose, CheckResult, CheckResultBuilder, Checker, Count, Validity};
+pub use check::{
+    check_safe, compose, CheckResult, CheckResultBuilder, Checker, Count, Phrase, Validity,
+};
 pub use register::{ReadYourWritesChecker, RegisterOp, RegisterValue};
 pub use staleness::{read_staleness, ReadStaleness, SessionChecker};

@@ -117,6 +117,16 @@ impl Checker<RegisterOp, RegisterValue> for ReadYourWritesChecker {
             .anomaly("non_monotonic_read", non_monotonic)
             .counted("reads_checked", reads)
             .counted("reads_failed", failed)
+            .phrase(
+                "stale_read_after_own_write",
+                Some("reads_checked"),
+                "reads after the user's own write returned an older version",
+            )
+            .phrase(
+                "non_monotonic_read",
+                Some("reads_checked"),
+                "reads went back to a version older than one the session had already seen",
+            )
             .build()
     }
 }

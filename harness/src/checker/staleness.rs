@@ -148,6 +148,14 @@ impl Checker<RegisterOp, RegisterValue> for SessionChecker {
         for (name, n) in &base.counted {
             b = b.counted(name.clone(), *n);
         }
+        for (class, examples) in &base.examples {
+            for ops in examples {
+                b = b.example(class.clone(), ops);
+            }
+        }
+        for (class, p) in &base.phrases {
+            b = b.phrase(class.clone(), p.of.as_deref(), p.text.clone());
+        }
         b.counted(
             "stale_reads",
             staleness.iter().filter(|s| s.is_stale()).count() as u64,
@@ -216,6 +224,13 @@ mod tests {
         assert_eq!(r.counted["max_versions_behind"], 2);
         assert_eq!(r.counted["reads_failed"], 1);
         assert_eq!(r.validity, Validity::Invalid);
+        // Read-your-writes' examples and phrases carry over.
+        assert!(
+            !r.examples["non_monotonic_read"].is_empty(),
+            "{:?}",
+            r.examples
+        );
+        assert!(r.sentence("stale_read_after_own_write").is_some());
     }
 
     #[test]

@@ -96,6 +96,15 @@ impl RunArtifacts {
         }
     }
 
+    /// What the checkers found, in one sentence, with the phrases the history document keeps
+    /// ([`words::findings_phrased`](crate::report::words::findings_phrased)); `None` without a
+    /// report.
+    pub fn findings(&self) -> Option<String> {
+        let report = self.report.as_ref()?;
+        let phrases = self.doc().map(|d| d.phrases).unwrap_or_default();
+        Some(crate::report::words::findings_phrased(report, &phrases))
+    }
+
     /// The history document, if the run has one that reads back.
     pub fn doc(&self) -> Option<RunDoc> {
         self.history

@@ -4,7 +4,7 @@
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::error::{Error, Result};
-use crate::report::{words, Outcome, RunArtifacts};
+use crate::report::{Outcome, RunArtifacts};
 
 /// The runs as JUnit XML (quick-junit escapes text and strips control characters).
 pub fn junit(runs: &[RunArtifacts]) -> Result<String> {
@@ -28,7 +28,7 @@ pub fn junit(runs: &[RunArtifacts]) -> Result<String> {
                 s.set_message(format!(
                     "{o}: verdict {} (expected {expected}); {}",
                     report.verdict,
-                    words::findings(report)
+                    run.findings().unwrap_or_default()
                 ))
                 .set_type("unexpected verdict");
                 s

@@ -11,5 +11,5 @@ mod summary;
 pub mod words;
 
 pub use artifacts::{read_run, render, write_run, Outcome, RunArtifacts};
-pub use run_doc::{Example, JsonCall, JsonOp, RunDoc};
+pub use run_doc::{ClassPhrase, Example, JsonCall, JsonOp, RunDoc};
 pub use summary::{Report, ReportedFault, WorkloadSummary};

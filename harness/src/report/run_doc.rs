@@ -59,7 +59,21 @@ pub struct Example {
     pub ops: Vec<u64>,
 }
 
-/// A run's history document: `{"ops": [...], "timeline": [...], "examples": [...]}`.
+/// How one checker says one anomaly class (a [`Phrase`](crate::checker::Phrase) with its
+/// place), as `history.json` keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClassPhrase {
+    /// The checker.
+    pub checker: String,
+    /// The anomaly class.
+    pub class: String,
+    /// The words.
+    #[serde(flatten)]
+    pub phrase: crate::checker::Phrase,
+}
+
+/// A run's history document: `{"ops": [...], "timeline": [...], "examples": [...], "phrases":
+/// [...]}`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunDoc {
     /// Every entry, in order.
@@ -70,6 +84,9 @@ pub struct RunDoc {
     /// Examples of anomalies, as the checkers kept them.
     #[serde(default)]
     pub examples: Vec<Example>,
+    /// How the checkers say their anomaly classes (the verdict sentence).
+    #[serde(default)]
+    pub phrases: Vec<ClassPhrase>,
 }
 
 /// An invocation with its completion, in the generic shape.
@@ -205,5 +222,25 @@ mod tests {
         assert_eq!(calls[2].completion, None, "the open read stays open");
         assert_eq!(doc.processes(), vec![1, 2]);
         assert_eq!(doc.anomalous().len(), 3);
+        // The checker's phrases travel with the history, so a re-rendered page says the same.
+        let artifacts = crate::report::RunArtifacts {
+            suite: "t".into(),
+            variant: "naive".into(),
+            report: Some(run.report.clone()),
+            history: Some(run.to_json()),
+            expected: None,
+            error: None,
+            duration: None,
+        };
+        assert_eq!(
+            artifacts.findings().as_deref(),
+            Some("1 of 1 reads after the user's own write returned an older version.")
+        );
+        let mut json = serde_json::to_value(&run.report).unwrap();
+        let reread: Report = serde_json::from_value(json.take()).unwrap();
+        assert!(
+            reread.checks[0].phrases.is_empty(),
+            "phrases stay out of report.json"
+        );
     }
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::fault::{Fault, FaultWindow};
-use crate::report::Report;
+use crate::report::{ClassPhrase, Report};
 
 /// A snake-case name as words (`stale_read_after_own_write` → `stale read after own write`).
 pub fn words(name: &str) -> String {
@@ -97,20 +97,65 @@ pub fn human(d: Duration) -> String {
 /// );
 /// ```
 pub fn findings(report: &Report) -> String {
+    findings_phrased(report, &[])
+}
+
+/// [`findings`], with the anomaly classes that have a phrase said in it (`12 of 48 reads after
+/// the user's own write returned an older profile`) instead of by their names.
+///
+/// ```
+/// use shakedown::checker::{CheckResult, Phrase};
+/// use shakedown::report::{words, ClassPhrase, Report, WorkloadSummary};
+/// use shakedown::Variant;
+///
+/// let check = CheckResult::builder("read_your_writes")
+///     .anomaly("stale_read_after_own_write", 12)
+///     .counted("reads_checked", 48)
+///     .build();
+/// let r = Report::new("replica_lag", Variant::Naive, 1, vec![], WorkloadSummary::default(), vec![check]);
+/// let said = ClassPhrase {
+///     checker: "read_your_writes".into(),
+///     class: "stale_read_after_own_write".into(),
+///     phrase: Phrase { of: Some("reads_checked".into()), text: "reads after the user's own write returned an older profile".into() },
+/// };
+/// assert_eq!(
+///     words::findings_phrased(&r, &[said]),
+///     "12 of 48 reads after the user's own write returned an older profile."
+/// );
+/// ```
+pub fn findings_phrased(report: &Report, phrases: &[ClassPhrase]) -> String {
     let mut found: Vec<String> = Vec::new();
     let mut looked: Vec<String> = Vec::new();
     for c in &report.checks {
+        let phrase_of = |class: &str| {
+            phrases
+                .iter()
+                .find(|p| p.checker == c.checker && p.class == class)
+                .map(|p| &p.phrase)
+                .or_else(|| c.phrases.get(class))
+        };
+        let mut said: Vec<String> = Vec::new();
         let classes: Vec<String> = c
             .anomalies
             .iter()
             .filter(|(_, n)| n.floor() > 0)
-            .map(|(k, n)| match n {
-                crate::checker::Count::Exact(n) => format!("{n} × {}", words(k)),
-                crate::checker::Count::AtLeast { at_least } => {
-                    format!("at least {at_least} × {}", words(k))
+            .filter_map(|(k, n)| {
+                if let Some(p) = phrase_of(k) {
+                    said.push(p.say(*n, &c.counted));
+                    return None;
                 }
+                Some(match n {
+                    crate::checker::Count::Exact(n) => format!("{n} × {}", words(k)),
+                    crate::checker::Count::AtLeast { at_least } => {
+                        format!("at least {at_least} × {}", words(k))
+                    }
+                })
             })
             .collect();
+        found.extend(said.iter().cloned());
+        if classes.is_empty() && !said.is_empty() {
+            continue;
+        }
         let counted: Vec<String> = c
             .counted
             .iter()

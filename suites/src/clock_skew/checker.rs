@@ -111,6 +111,7 @@ impl Checker<TokenOp, Probe> for TokenChecker {
         let mut counted: BTreeMap<String, u64> = BTreeMap::new();
         let mut skewed_steps: BTreeSet<String> = BTreeSet::new();
         let mut detected_steps: BTreeSet<String> = BTreeSet::new();
+        let mut examples: Vec<(&str, [u64; 2])> = Vec::new();
         for (inv, done) in history.pairs() {
             let step = &inv.value.step;
             let key = |what: &str| format!("step.{step}.{what}");
@@ -131,11 +132,13 @@ impl Checker<TokenOp, Probe> for TokenChecker {
             checked += 1;
             match (inv.f, accepted) {
                 (TokenOp::Fresh, false) if skew <= self.tolerated_skew => {
+                    examples.push(("fresh_token_rejected", [inv.index, done.index]));
                     fresh_rejected += 1;
                     *counted.entry(key("fresh_rejected")).or_default() += 1;
                 }
                 (TokenOp::Fresh, false) => beyond += 1,
                 (TokenOp::Expired, true) => {
+                    examples.push(("expired_token_accepted", [inv.index, done.index]));
                     expired_accepted += 1;
                     *counted.entry(key("expired_accepted")).or_default() += 1;
                 }
@@ -160,7 +163,20 @@ impl Checker<TokenOp, Probe> for TokenChecker {
         counted.insert("fresh_rejected_beyond_tolerance".into(), beyond);
         let mut result = CheckResult::builder(self.name())
             .anomaly("fresh_token_rejected", fresh_rejected)
-            .anomaly("expired_token_accepted", expired_accepted);
+            .anomaly("expired_token_accepted", expired_accepted)
+            .phrase(
+                "fresh_token_rejected",
+                None,
+                "fresh tokens refused while the clocks were within the tolerated skew",
+            )
+            .phrase(
+                "expired_token_accepted",
+                None,
+                "tokens accepted long after they had expired",
+            );
+        for (class, ops) in examples {
+            result = result.example(class, &ops);
+        }
         let unreported: Vec<&String> = skewed_steps.difference(&detected_steps).collect();
         if !unreported.is_empty() {
             let names: Vec<&str> = unreported.iter().map(|s| s.as_str()).collect();
@@ -245,6 +261,13 @@ mod tests {
         assert_eq!(r.counted["step.ahead.fresh_rejected"], 2);
         assert_eq!(r.counted["step.behind.expired_accepted"], 1);
         assert_eq!(r.counted["step.behind.skew_reported"], 0);
+        // Each wrong answer is an example: the probe's call, invoke and completion.
+        assert_eq!(r.examples["fresh_token_rejected"], vec![vec![0, 1], vec![2, 3]]);
+        assert_eq!(r.examples["expired_token_accepted"], vec![vec![4, 5]]);
+        assert_eq!(
+            r.sentence("expired_token_accepted").as_deref(),
+            Some("tokens accepted long after they had expired: 1")
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
-use shakedown::checker::{CheckResult, Checker};
+use shakedown::checker::{CheckResult, CheckResultBuilder, Checker};
 use shakedown::fault::Timeline;
 use shakedown::history::{History, OpKind};
 
@@ -139,6 +139,31 @@ impl Checker<PaymentOp, PaymentValue> for PartialFailureChecker {
                 OrderStatus::Failed => {}
             }
         }
+        let mut calls_of: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+        for op in history.ops() {
+            if let PaymentValue::Place { order, .. } = &op.value {
+                calls_of.entry(order.id.as_str()).or_default().push(op.index);
+            }
+        }
+        let show = |b: CheckResultBuilder, class: &str, order: &str| match calls_of.get(order) {
+            Some(ops) => b.example(class, ops),
+            None => b,
+        };
+        for (order, cs) in &by_order {
+            if cs.len() > 1 {
+                b = show(b, "duplicate_charge", order);
+            }
+        }
+        for r in records {
+            let taken = by_order.contains_key(r.order_id.as_str());
+            let class = match r.status {
+                OrderStatus::Failed if taken => "failed_but_charged",
+                OrderStatus::Pending => "unresolved_unknown",
+                OrderStatus::Charged if !taken => "charged_not_in_ledger",
+                _ => continue,
+            };
+            b = show(b, class, &r.order_id);
+        }
         let placed = history
             .ops()
             .iter()
@@ -152,7 +177,29 @@ impl Checker<PaymentOp, PaymentValue> for PartialFailureChecker {
             .anomaly("charged_not_in_ledger", missing)
             .anomaly("unresolved_unknown", pending)
             .counted("orders_placed", placed as u64)
-            .counted("charges_in_ledger", charges.len() as u64);
+            .counted("charges_in_ledger", charges.len() as u64)
+            .phrase("duplicate_charge", None, "extra charges for orders already charged")
+            .phrase("unknown_charge", None, "charges for orders the caller has no record of")
+            .phrase(
+                "failed_but_charged",
+                Some("orders_placed"),
+                "orders were shown to the user as failed although the money was taken",
+            )
+            .phrase(
+                "corrupt_reply_accepted",
+                Some("orders_placed"),
+                "orders hold a charge (id, amount or receipt) the ledger does not have: a corrupt reply was taken as data",
+            )
+            .phrase(
+                "charged_not_in_ledger",
+                Some("orders_placed"),
+                "orders are held as charged with no charge in the ledger",
+            )
+            .phrase(
+                "unresolved_unknown",
+                Some("orders_placed"),
+                "orders were left pending: their outcome never resolved",
+            );
         for (status, n) in statuses {
             let name = match status {
                 OrderStatus::Charged => "orders_charged",
@@ -270,6 +317,14 @@ mod tests {
         assert_eq!(r.anomaly("failed_but_charged"), Some(1));
         assert_eq!(r.anomaly("unknown_charge"), Some(1));
         assert_eq!(r.validity, Validity::Invalid);
+        // The order's own calls show the duplicate and the lie.
+        let calls = &r.examples["duplicate_charge"];
+        assert_eq!(calls.len(), 1, "one order charged more than once: {calls:?}");
+        assert_eq!(r.examples["failed_but_charged"], *calls);
+        assert_eq!(
+            r.sentence("failed_but_charged").as_deref(),
+            Some("1 of 1 orders were shown to the user as failed although the money was taken")
+        );
     }
 
     #[test]

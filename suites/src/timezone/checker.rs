@@ -196,7 +196,7 @@ impl Checker<BillingOp, BillingValue> for TimezoneChecker {
                         continue;
                     };
                     passes.push(at);
-                    charged_at.extend(charged.iter().map(|id| (id.clone(), at)));
+                    charged_at.extend(charged.iter().map(|id| (id.clone(), at, done.index)));
                 }
                 (
                     _,
@@ -210,7 +210,9 @@ impl Checker<BillingOp, BillingValue> for TimezoneChecker {
             }
         }
         passes.sort();
-        for (id, at) in charged_at {
+        let mut passes_of: BTreeMap<(String, Date), Vec<u64>> = BTreeMap::new();
+        let mut late = Vec::new();
+        for (id, at, pass) in charged_at {
             let Some((tz, window)) = watched.get(id.as_str()) else {
                 continue;
             };
@@ -225,7 +227,9 @@ impl Checker<BillingOp, BillingValue> for TimezoneChecker {
             });
             if !on_time {
                 wrong_time += 1;
+                late.push(pass);
             }
+            passes_of.entry((id.clone(), day)).or_default().push(pass);
             *per_day.entry((id, day)).or_default() += 1;
         }
         let mut dst_days = BTreeSet::new();
@@ -251,7 +255,7 @@ impl Checker<BillingOp, BillingValue> for TimezoneChecker {
                 .unwrap_or(0);
             wrong_rows += n.abs_diff(truth);
         }
-        CheckResult::builder(self.name())
+        let mut result = CheckResult::builder(self.name())
             .anomaly("charge_at_wrong_local_time", wrong_time)
             .anomaly("charge_missed", missed)
             .anomaly("charge_doubled", doubled)
@@ -262,7 +266,29 @@ impl Checker<BillingOp, BillingValue> for TimezoneChecker {
             .counted("reports_checked", reports)
             .counted("passes", passes.len() as u64)
             .counted("calls_failed", failed)
-            .build()
+                        .phrase(
+                "charge_at_wrong_local_time",
+                Some("charges_seen"),
+                "charges came at the wrong local time for the tenant",
+            )
+            .phrase(
+                "charge_missed",
+                Some("tenant_days_judged"),
+                "tenant-days had no charge at all",
+            )
+            .phrase("charge_doubled", None, "extra charges on a local day already charged")
+            .phrase(
+                "report_rows_in_wrong_day",
+                None,
+                "report rows counted in the wrong local day",
+            );
+        for pass in late {
+            result = result.example("charge_at_wrong_local_time", &[pass]);
+        }
+        for ops in passes_of.values().filter(|p| p.len() > 1) {
+            result = result.example("charge_doubled", ops);
+        }
+        result.build()
     }
 }
 
@@ -380,5 +406,9 @@ mod tests {
         assert_eq!(r.anomaly("charge_missed"), Some(1));
         assert_eq!(r.anomaly("report_rows_in_wrong_day"), Some(2));
         assert_eq!(r.counted["charges_seen"], 3);
+        // The passes that charged late, and the two that charged the same day.
+        assert_eq!(r.examples["charge_at_wrong_local_time"].len(), 2);
+        assert_eq!(r.examples["charge_doubled"].len(), 1);
+        assert_eq!(r.examples["charge_doubled"][0].len(), 2);
     }
 }

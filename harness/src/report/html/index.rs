@@ -3,7 +3,7 @@
 use maud::html;
 
 use super::layout::page;
-use crate::report::words::{findings, human};
+use crate::report::words::human;
 use crate::report::RunArtifacts;
 
 /// The index of `runs`.
@@ -27,7 +27,7 @@ pub(crate) fn index_page(runs: &[RunArtifacts]) -> String {
                     td {
                         @match (&run.report, &run.error) {
                             (_, Some(e)) => { "could not finish: " (e) }
-                            (Some(r), None) => { (findings(r)) }
+                            (Some(_), None) => { (run.findings().unwrap_or_default()) }
                             (None, None) => { "no report" }
                         }
                     }

@@ -9,7 +9,7 @@ use maud::{html, Markup};
 use super::latency::{latency, throughput};
 use super::layout::{legend, page};
 use super::timeline::timeline;
-use crate::report::words::{findings, human, seconds, window_phrase, words};
+use crate::report::words::{human, seconds, window_phrase, words};
 use crate::report::{Example, JsonCall, Report, RunArtifacts, RunDoc};
 
 /// Examples shown per anomaly class (the timeline marks every one the JSON keeps).
@@ -74,7 +74,7 @@ fn verdict(run: &RunArtifacts) -> Markup {
             span.word { (outcome) }
             @match (&run.report, &run.error) {
                 (_, Some(error)) => { "The run could not finish: " (error) }
-                (Some(report), None) => { (findings(report)) }
+                (Some(_), None) => { (run.findings().unwrap_or_default()) }
                 (None, None) => { "The run wrote no report." }
             }
             p.muted {
