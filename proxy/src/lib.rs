@@ -67,5 +67,5 @@ pub use collection::{NewProxy, ProxyInfo, ProxyPatch};
 pub use error::ProxyError;
 pub use fault_proxy::{FaultProxy, FaultProxyBuilder};
 pub use link::{Link, ToxicGuard};
-pub use spec::{Direction, ToxicConfig, ToxicSpec, Toxicity};
+pub use spec::{Direction, HttpMatch, ToxicConfig, ToxicSpec, Toxicity};
 pub use toxic::Toxic;

@@ -1,0 +1,505 @@
+//! The HTTP/1.1 toxics against a real HTTP server (axum) and a real client (hyper, one
+//! keep-alive connection per `Conn`, so every request of a test shares the connection).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::Response;
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
+use hyper_util::rt::TokioIo;
+use shakedown_proxy::{FaultProxy, Link, Toxic, Toxicity};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::support::*;
+
+/// What the upstream server saw: `METHOD /path` per request, in order.
+type Hits = Arc<Mutex<Vec<String>>>;
+
+/// An HTTP/1.1 server: `/bytes/N` answers N pattern bytes with `Content-Length`,
+/// `/chunked/N` N bytes chunked, `/echo` the request body, anything else `ok METHOD /path`.
+async fn upstream() -> Result<(SocketAddr, Hits)> {
+    let hits: Hits = Arc::default();
+    let seen = hits.clone();
+    let app = axum::Router::new().fallback(move |req: Request| {
+        let seen = seen.clone();
+        async move { handle(req, seen).await }
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok((addr, hits))
+}
+
+async fn handle(req: Request, seen: Hits) -> Response {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    seen.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(format!("{method} {path}"));
+    let body = axum::body::to_bytes(req.into_body(), usize::MAX)
+        .await
+        .unwrap_or_default();
+    let size = |prefix: &str| path.strip_prefix(prefix).and_then(|n| n.parse().ok());
+    if let Some(n) = size("/bytes/") {
+        Response::new(Body::from(pattern(n, n as u64)))
+    } else if let Some(n) = size("/chunked/") {
+        let pieces: Vec<std::result::Result<Bytes, Infallible>> = pattern(n, n as u64)
+            .chunks(1000)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        Response::new(Body::from_stream(futures::stream::iter(pieces)))
+    } else if path == "/echo" {
+        Response::new(Body::from(body))
+    } else {
+        Response::new(Body::from(format!("ok {method} {path}")))
+    }
+}
+
+fn count(hits: &Hits, what: &str) -> usize {
+    hits.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .filter(|h| *h == what)
+        .count()
+}
+
+type ReqBody = BoxBody<Bytes, Infallible>;
+
+/// One keep-alive client connection.
+struct Conn {
+    sender: hyper::client::conn::http1::SendRequest<ReqBody>,
+}
+
+impl Conn {
+    async fn open(addr: SocketAddr) -> Result<Conn> {
+        let stream = TcpStream::connect(addr).await?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(conn);
+        Ok(Conn { sender })
+    }
+
+    /// Sends a request; returns status and body.
+    async fn send(&mut self, method: &str, path: &str, body: ReqBody) -> Result<(u16, Bytes)> {
+        self.sender.ready().await?;
+        let req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "upstream")
+            .body(body)?;
+        let resp = within(
+            Duration::from_secs(10),
+            "a response",
+            self.sender.send_request(req),
+        )
+        .await??;
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await?.to_bytes();
+        Ok((status, body))
+    }
+
+    async fn get(&mut self, path: &str) -> Result<(u16, Bytes)> {
+        self.send("GET", path, empty()).await
+    }
+}
+
+fn empty() -> ReqBody {
+    Full::new(Bytes::new()).boxed()
+}
+
+fn full(data: Vec<u8>) -> ReqBody {
+    Full::new(Bytes::from(data)).boxed()
+}
+
+/// A body sent with chunked transfer-encoding, in pieces of `piece` bytes.
+fn chunked(data: &[u8], piece: usize) -> ReqBody {
+    let frames: Vec<std::result::Result<Frame<Bytes>, Infallible>> = data
+        .chunks(piece.max(1))
+        .map(|c| Ok(Frame::data(Bytes::copy_from_slice(c))))
+        .collect();
+    StreamBody::new(futures::stream::iter(frames)).boxed()
+}
+
+async fn setup(seed: u64) -> Result<(FaultProxy, Link, Hits)> {
+    let proxy = FaultProxy::builder().seed(seed).start().await?;
+    let (addr, hits) = upstream().await?;
+    let link = proxy.link("api", addr).await?;
+    Ok((proxy, link, hits))
+}
+
+#[tokio::test]
+async fn http_status_answers_matching_requests_without_forwarding_them() -> Result {
+    let (proxy, link, hits) = setup(1).await?;
+    let _t = link
+        .add(
+            Toxic::http_status(503)
+                .body("down")
+                .method("POST")
+                .path_prefix("/pay"),
+        )
+        .await?;
+    let mut c = Conn::open(link.listen_addr()).await?;
+    assert_eq!(c.get("/pay").await?, (200, Bytes::from("ok GET /pay")));
+    assert_eq!(
+        c.send("POST", "/payments", full(pattern(5000, 1))).await?,
+        (503, Bytes::from("down"))
+    );
+    // A chunked body is read and discarded too; the connection stays in step.
+    assert_eq!(
+        c.send("POST", "/pay", chunked(&pattern(70_000, 2), 777))
+            .await?,
+        (503, Bytes::from("down"))
+    );
+    assert_eq!(
+        c.send("POST", "/other", full(b"x".to_vec())).await?,
+        (200, Bytes::from("ok POST /other"))
+    );
+    assert_eq!(
+        count(&hits, "POST /payments") + count(&hits, "POST /pay"),
+        0
+    );
+    assert_eq!(count(&hits, "GET /pay"), 1);
+    proxy.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn pipelined_requests_get_their_responses_in_order() -> Result {
+    let (proxy, link, hits) = setup(2).await?;
+    let _t = link
+        .add(Toxic::http_status(418).path_prefix("/tea"))
+        .await?;
+    let mut s = TcpStream::connect(link.listen_addr()).await?;
+    s.write_all(
+        b"GET /a HTTP/1.1\r\nhost: x\r\n\r\n\
+          POST /tea HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\n\r\nabc\
+          GET /b HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    )
+    .await?;
+    let (raw, err) = within(Duration::from_secs(10), "the responses", read_all(&mut s)).await?;
+    assert!(err.is_none(), "{err:?}");
+    let text = String::from_utf8_lossy(&raw);
+    let a = text.find("ok GET /a").expect("response to /a");
+    let tea = text
+        .find("HTTP/1.1 418 I'm a teapot\r\ncontent-length: 0\r\n\r\n")
+        .expect("answer");
+    let b = text.find("ok GET /b").expect("response to /b");
+    assert!(a < tea && tea < b, "{text}");
+    assert_eq!(
+        *hits.lock().unwrap_or_else(|p| p.into_inner()),
+        ["GET /a", "GET /b"]
+    );
+    proxy.shutdown().await;
+    Ok(())
+}
+
+/// 120 requests of varied sizes on one connection, bodies with `Content-Length` and chunked
+/// both ways, while HTTP toxics match only other paths (or never fire): every byte intact.
+#[tokio::test]
+async fn keep_alive_traffic_is_intact_when_the_toxics_do_not_fire() -> Result {
+    let (proxy, link, hits) = setup(3).await?;
+    let _a = link
+        .add(Toxic::http_status(500).path_prefix("/never"))
+        .await?;
+    let _b = link
+        .add(Toxic::http_drop_response().method("PUT").named("drop"))
+        .await?;
+    let _c = link
+        .add(
+            Toxic::http_delay(Duration::from_secs(30))
+                .toxicity(Toxicity::NEVER)
+                .named("d"),
+        )
+        .await?;
+    let mut c = Conn::open(link.listen_addr()).await?;
+    for i in 0..120usize {
+        let n = (i * 7919) % 200_000;
+        match i % 5 {
+            0 => assert_eq!(
+                c.send("POST", "/echo", full(pattern(n, i as u64))).await?.1,
+                pattern(n, i as u64)
+            ),
+            1 => {
+                let data = pattern(n, i as u64);
+                assert_eq!(
+                    c.send("POST", "/echo", chunked(&data, 1 + i * 37)).await?.1,
+                    data
+                );
+            }
+            2 => assert_eq!(
+                c.get(&format!("/chunked/{n}")).await?.1,
+                pattern(n, n as u64)
+            ),
+            3 => assert_eq!(c.get(&format!("/bytes/{n}")).await?.1, pattern(n, n as u64)),
+            _ => {
+                let (status, body) = c.send("HEAD", &format!("/bytes/{n}"), empty()).await?;
+                assert_eq!((status, body.len()), (200, 0));
+            }
+        }
+    }
+    assert_eq!(hits.lock().unwrap_or_else(|p| p.into_inner()).len(), 120);
+    proxy.shutdown().await;
+    Ok(())
+}
+
+/// Which of 200 requests on one connection an `http_status` at toxicity 0.5 answers.
+async fn answered_at_half(seed: u64) -> Result<Vec<usize>> {
+    let (proxy, link, _) = setup(seed).await?;
+    let _t = link
+        .add(Toxic::http_status(503).toxicity(Toxicity::new(0.5)?))
+        .await?;
+    let mut c = Conn::open(link.listen_addr()).await?;
+    let mut answered = Vec::new();
+    for i in 0..200 {
+        if c.get(&format!("/r/{i}")).await?.0 == 503 {
+            answered.push(i);
+        }
+    }
+    proxy.shutdown().await;
+    Ok(answered)
+}
+
+#[tokio::test]
+async fn toxicity_is_rolled_per_request_and_seeded() -> Result {
+    let first = answered_at_half(42).await?;
+    assert!((60..=140).contains(&first.len()), "{} of 200", first.len());
+    assert_eq!(
+        answered_at_half(42).await?,
+        first,
+        "same seed, same requests"
+    );
+    assert_ne!(answered_at_half(43).await?, first);
+    Ok(())
+}
+
+#[tokio::test]
+async fn http_delay_holds_matching_responses() -> Result {
+    let (proxy, link, _) = setup(4).await?;
+    let _t = link
+        .add(Toxic::http_delay(Duration::from_millis(300)).path_prefix("/slow"))
+        .await?;
+    let mut c = Conn::open(link.listen_addr()).await?;
+    let started = Instant::now();
+    assert_eq!(
+        c.get("/slow/1").await?,
+        (200, Bytes::from("ok GET /slow/1"))
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(c.get("/bytes/100000").await?.1, pattern(100_000, 100_000));
+    proxy.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn http_drop_response_lets_the_request_through_and_cuts_the_client_off() -> Result {
+    let (proxy, link, hits) = setup(5).await?;
+    let _t = link.add(Toxic::http_drop_response().method("POST")).await?;
+    let mut c = Conn::open(link.listen_addr()).await?;
+    assert_eq!(c.get("/before").await?.0, 200);
+    let lost = c
+        .send("POST", "/charge", full(b"{\"amount\":5}".to_vec()))
+        .await;
+    assert!(lost.is_err(), "the client got a response: {lost:?}");
+    assert_eq!(
+        count(&hits, "POST /charge"),
+        1,
+        "the upstream saw the request"
+    );
+    proxy.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn toxics_added_and_removed_live_act_on_an_open_connection() -> Result {
+    let (proxy, link, hits) = setup(6).await?;
+    let mut c = Conn::open(link.listen_addr()).await?;
+    assert_eq!(c.get("/x").await?.0, 200);
+    let guard = link
+        .add(Toxic::http_status(502).body("bad gateway"))
+        .await?;
+    assert_eq!(c.get("/x").await?, (502, Bytes::from("bad gateway")));
+    drop(guard);
+    // The removal reaches the connection through its signal; the next request sees it.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(c.get("/x").await?.0, 200);
+    let _d = link
+        .add(Toxic::http_delay(Duration::from_millis(200)))
+        .await?;
+    let started = Instant::now();
+    assert_eq!(c.get("/bytes/1000").await?.1, pattern(1000, 1000));
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    assert_eq!(count(&hits, "GET /x"), 2);
+    proxy.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn metrics_count_requests_and_what_each_toxic_did() -> Result {
+    let (proxy, link, _) = setup(7).await?;
+    let api = Api::new(&proxy);
+    let _s = link
+        .add(Toxic::http_status(503).path_prefix("/down").named("outage"))
+        .await?;
+    let _d = link
+        .add(
+            Toxic::http_delay(Duration::from_millis(1))
+                .path_prefix("/slow")
+                .named("lag"),
+        )
+        .await?;
+    let _x = link
+        .add(
+            Toxic::http_drop_response()
+                .path_prefix("/lost")
+                .named("lost"),
+        )
+        .await?;
+    let mut c = Conn::open(link.listen_addr()).await?;
+    for _ in 0..3 {
+        assert_eq!(c.get("/down").await?.0, 503);
+    }
+    for _ in 0..2 {
+        assert_eq!(c.get("/slow").await?.0, 200);
+    }
+    assert_eq!(c.get("/plain").await?.0, 200);
+    assert!(c.get("/lost").await.is_err());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (status, text) = api.call("GET", "/metrics", None).await?;
+    assert_eq!(status, 200);
+    for line in [
+        "shakedown_http_requests_total{proxy=\"api\"} 7",
+        "shakedown_http_toxic_requests_total{action=\"answered\",proxy=\"api\",toxic=\"outage\"} 3",
+        "shakedown_http_toxic_requests_total{action=\"delayed\",proxy=\"api\",toxic=\"lag\"} 2",
+        "shakedown_http_toxic_requests_total{action=\"dropped\",proxy=\"api\",toxic=\"lost\"} 1",
+    ] {
+        assert!(text.contains(line), "missing {line} in\n{text}");
+    }
+    proxy.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn api_round_trips_http_toxics_and_rejects_bad_attributes() -> Result {
+    let proxy = FaultProxy::builder().start().await?;
+    let api = Api::new(&proxy);
+    let (s, _) = api
+        .call(
+            "POST",
+            "/proxies",
+            Some(r#"{"name":"h","upstream":"127.0.0.1:9"}"#),
+        )
+        .await?;
+    assert_eq!(s, 201);
+    let (s, v) = api
+        .json(
+            "POST",
+            "/proxies/h/toxics",
+            Some(r#"{"type":"http_status","attributes":{"body":"no","method":"POST","path_prefix":"/pay"}}"#),
+        )
+        .await?;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = api
+        .json("GET", "/proxies/h/toxics/http_status_downstream", None)
+        .await?;
+    assert_eq!(s, 200);
+    assert_eq!(
+        v,
+        serde_json::json!({"attributes":{"status":503,"body":"no","method":"POST","path_prefix":"/pay"},
+            "name":"http_status_downstream","type":"http_status","stream":"downstream","toxicity":1.0})
+    );
+    let (s, v) = api
+        .json(
+            "POST",
+            "/proxies/h/toxics/http_status_downstream",
+            Some(r#"{"attributes":{"status":429}}"#),
+        )
+        .await?;
+    assert_eq!(
+        (s, &v["attributes"]["status"], &v["attributes"]["body"]),
+        (200, &serde_json::json!(429), &serde_json::json!("no"))
+    );
+    let (s, v) = api
+        .json(
+            "POST",
+            "/proxies/h/toxics",
+            Some(r#"{"type":"http_delay","attributes":{"latency":250}}"#),
+        )
+        .await?;
+    assert_eq!(
+        (s, &v["attributes"]),
+        (
+            200,
+            &serde_json::json!({"latency":250,"method":"","path_prefix":""})
+        )
+    );
+    for (body, needle) in [
+        (
+            r#"{"type":"http_status","name":"a","attributes":{"status":99}}"#,
+            "attribute status",
+        ),
+        (
+            r#"{"type":"http_status","name":"b","attributes":{"status":"503"}}"#,
+            "attribute status",
+        ),
+        (
+            r#"{"type":"http_status","name":"c","attributes":{"body":5}}"#,
+            "attribute body",
+        ),
+        (
+            r#"{"type":"http_delay","name":"d","attributes":{"latency":-5}}"#,
+            "attribute latency",
+        ),
+        (
+            r#"{"type":"http_drop_response","name":"e","attributes":{"method":"GE T"}}"#,
+            "attribute method",
+        ),
+        (
+            r#"{"type":"http_drop_response","name":"f","attributes":{"path_prefix":"/a b"}}"#,
+            "attribute path_prefix",
+        ),
+        (
+            r#"{"type":"http_status","name":"g","stream":"upstream"}"#,
+            "attribute stream",
+        ),
+    ] {
+        let (s, v) = api.json("POST", "/proxies/h/toxics", Some(body)).await?;
+        assert_eq!(s, 400, "{body}: {v}");
+        assert_eq!(v["status"], 400);
+        let msg = v["error"].as_str().unwrap_or_default();
+        assert!(
+            msg.starts_with("bad request body: ") && msg.contains(needle),
+            "{body}: {msg}"
+        );
+    }
+    proxy.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn traffic_that_is_not_http_passes_through_unchanged() -> Result {
+    let proxy = FaultProxy::builder().seed(8).start().await?;
+    let link = proxy.link("raw", echo_server().await?).await?;
+    let _t = link.add(Toxic::http_status(503)).await?;
+    let data = pattern(300_000, 9);
+    assert_eq!(echo_through(link.listen_addr(), &data).await?, data);
+    // An echoed request looks like a response to nothing: it does not frame, and passes.
+    let mut s = TcpStream::connect(link.listen_addr()).await?;
+    s.write_all(b"\x16\x03\x01 not http at all\r\n\r\n").await?;
+    s.shutdown().await?;
+    let mut back = Vec::new();
+    s.read_to_end(&mut back).await?;
+    assert_eq!(back, b"\x16\x03\x01 not http at all\r\n\r\n");
+    proxy.shutdown().await;
+    Ok(())
+}
