@@ -365,17 +365,18 @@ fn plain(entries: &[ChainEntry]) -> Cow<'_, [ChainEntry]> {
 #[derive(Debug)]
 struct Http {
     layer: Option<HttpLayer>,
-    /// The stream, kept while there is no layer (a later layer continues it).
+    /// The stream, made with the first layer and kept between layers (a later layer
+    /// continues it).
     rng: Option<ToxicRng>,
     /// A toxic closed the client connection: end once the client's EOF is written.
     close: bool,
 }
 
 impl Http {
-    fn new(ctx: &ConnContext) -> Http {
+    fn new() -> Http {
         Http {
             layer: None,
-            rng: Some(http_rng(ctx.seed, ctx.index)),
+            rng: None,
             close: false,
         }
     }
@@ -383,11 +384,13 @@ impl Http {
     /// Follows the proxy's downstream list: makes the layer when the first HTTP toxic comes.
     fn apply(&mut self, entries: &[ChainEntry], ctx: &ConnContext, up: &mut Flow, down: &mut Flow) {
         if self.layer.is_none() && entries.iter().any(|e| e.config.spec.is_http()) {
-            if let Some(rng) = self.rng.take() {
-                self.layer = Some(HttpLayer::new(rng, ctx.counters.clone()));
-                up.http = true;
-                down.http = true;
-            }
+            let rng = self
+                .rng
+                .take()
+                .unwrap_or_else(|| http_rng(ctx.seed, ctx.index));
+            self.layer = Some(HttpLayer::new(rng, ctx.counters.clone()));
+            up.http = true;
+            down.http = true;
         }
         if let Some(layer) = self.layer.as_mut() {
             let now = Instant::now();
@@ -451,7 +454,7 @@ pub(crate) async fn run(client: TcpStream, server: TcpStream, mut ctx: ConnConte
     let chains = ctx.chains.borrow_and_update().clone();
     let mut closing: Option<CloseKind> = up.apply(&chains.upstream, now);
     closing = closing.or(down.apply(&plain(&chains.downstream), now));
-    let mut http = Http::new(&ctx);
+    let mut http = Http::new();
     http.apply(&chains.downstream, &ctx, &mut up, &mut down);
     if ctx.cancel.is_cancelled() {
         return;

@@ -607,6 +607,41 @@ mod tests {
     }
 
     #[test]
+    fn http_toxics_take_string_attributes_with_defaults() {
+        let t = new_toxic(br#"{"type":"http_status","attributes":{"path_prefix":"/p"}}"#).unwrap();
+        assert_eq!(
+            t.spec,
+            ToxicSpec::HttpStatus {
+                status: 503,
+                body: String::new(),
+                matcher: HttpMatch {
+                    method: String::new(),
+                    path_prefix: "/p".into()
+                },
+            }
+        );
+        let patch = object(br#"{"attributes":{"method":"GET","status":404}}"#, "x").unwrap();
+        let merged = merge_toxic(&t, &patch).unwrap();
+        assert_eq!(
+            attributes_of(&merged.spec),
+            vec![
+                ("status", Attr::Int(404)),
+                ("body", Attr::Text(String::new())),
+                ("method", Attr::Text("GET".into())),
+                ("path_prefix", Attr::Text("/p".into())),
+            ]
+        );
+        for body in [
+            &br#"{"type":"http_status","attributes":{"status":70000}}"#[..],
+            br#"{"type":"http_status","attributes":{"status":100}}"#,
+            br#"{"type":"http_delay","attributes":{"method":["GET"]}}"#,
+        ] {
+            let err = new_toxic(body).unwrap_err();
+            assert_eq!(err.status(), 400, "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
     fn wire_toxic_shape_matches_toxiproxy() {
         let t = new_toxic(br#"{"type":"latency","attributes":{"latency":1000}}"#).unwrap();
         let json = serde_json::to_string(&WireToxic::from(&t)).unwrap();

@@ -424,3 +424,7 @@ impl Head for ResponseHead {
         )))
     }
 }
+
+#[cfg(test)]
+#[path = "framing_tests.rs"]
+mod tests;

@@ -489,3 +489,7 @@ pub(crate) fn answer(status: u16, body: &str, head_request: bool, close: bool) -
     }
     Bytes::from(text)
 }
+
+#[cfg(test)]
+#[path = "layer_tests.rs"]
+mod tests;
