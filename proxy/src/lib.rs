@@ -17,7 +17,7 @@
 //! | `link.rs` | [`Link`] (one proxied upstream) and [`ToxicGuard`] (a toxic attached to it) |
 //! | `toxic.rs` | [`Toxic`]: the public builder describing a toxic to attach |
 //! | `spec.rs` | typed toxics: [`ToxicSpec`], [`ToxicConfig`], [`Direction`], [`Toxicity`] |
-//! | `api.rs`, `api/wire.rs` | the HTTP API; the only code that speaks Toxiproxy JSON ([`toxic_json`] for driving a proxy elsewhere) |
+//! | `api.rs`, `api/wire.rs`, `api/wire/attributes.rs` | the HTTP API; the only code that speaks Toxiproxy JSON (toxic attributes in `attributes.rs`) ([`toxic_json`] for driving a proxy elsewhere) |
 //! | `collection.rs` | the proxies of a server and every operation on them |
 //! | `listener.rs` | accept loop, upstream dial |
 //! | `connection.rs` | one proxied connection: both directions in one task, fast path, half-close |

@@ -249,6 +249,64 @@ async fn keep_alive_traffic_is_intact_when_the_toxics_do_not_fire() -> Result {
     Ok(())
 }
 
+/// HTTP toxics added and removed every few milliseconds while one keep-alive connection
+/// carries requests: layers come and go mid-connection, bytes stay intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_alive_traffic_stays_intact_while_http_toxics_churn() -> Result {
+    let (proxy, link, hits) = setup(9).await?;
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let churn_link = link.clone();
+    let churner = tokio::spawn(async move {
+        let mut rounds = 0u32;
+        while !*stop.borrow() {
+            let s = churn_link
+                .add(
+                    Toxic::http_status(500)
+                        .path_prefix("/never")
+                        .named(format!("s{rounds}")),
+                )
+                .await?;
+            let d = churn_link
+                .add(
+                    Toxic::http_delay(Duration::from_millis(1))
+                        .path_prefix("/echo")
+                        .named(format!("d{rounds}")),
+                )
+                .await?;
+            tokio::time::sleep(Duration::from_millis(3)).await;
+            drop(s);
+            drop(d);
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            rounds += 1;
+        }
+        anyhow::Ok(rounds)
+    });
+    let mut c = Conn::open(link.listen_addr()).await?;
+    for i in 0..150usize {
+        let n = (i * 4099) % 60_000;
+        let data = pattern(n, i as u64);
+        let back = match i % 3 {
+            0 => c.send("POST", "/echo", full(data.clone())).await?.1,
+            1 => c.send("POST", "/echo", chunked(&data, 500)).await?.1,
+            _ => {
+                let body = c.get(&format!("/chunked/{n}")).await?.1;
+                assert_eq!(body, pattern(n, n as u64), "request {i}");
+                continue;
+            }
+        };
+        assert_eq!(back, data, "request {i}");
+    }
+    stop_tx.send(true)?;
+    let rounds = churner.await??;
+    assert!(rounds >= 3, "only {rounds} churn rounds");
+    assert_eq!(hits.lock().unwrap_or_else(|p| p.into_inner()).len(), 150);
+    // The toxics did act on the connection (the delay fires on `/echo`).
+    let (_, metrics) = Api::new(&proxy).call("GET", "/metrics", None).await?;
+    assert!(metrics.contains("action=\"delayed\""), "{metrics}");
+    proxy.shutdown().await;
+    Ok(())
+}
+
 /// Which of 200 requests on one connection an `http_status` at toxicity 0.5 answers.
 async fn answered_at_half(seed: u64) -> Result<Vec<usize>> {
     let (proxy, link, _) = setup(seed).await?;
