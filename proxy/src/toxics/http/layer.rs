@@ -332,13 +332,13 @@ impl HttpLayer {
             None => ("", Vec::new(), None),
         };
         let body = head.body(method);
-        if let Some(name) = drop {
+        self.interim = head.interim();
+        if let (Some(name), false) = (drop, self.interim) {
             // The request reached the server; its reply is lost and the client cut off.
             self.counters.http_action(&name, "dropped");
             self.close_client(out);
             return;
         }
-        self.interim = head.interim();
         let release = (!delays.is_empty() && !self.interim).then_some((now, delays));
         self.queue(Item::Data(bytes), release);
         if head.status == 101 || body == Body::Tunnel {

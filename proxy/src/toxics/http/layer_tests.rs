@@ -175,8 +175,12 @@ fn a_dropped_response_closes_the_client_after_earlier_responses() {
     );
     rig.server(OK);
     assert!(!rig.client_eof);
-    rig.server(b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n");
-    assert_eq!(rig.to_client, OK);
+    // An interim response still passes; the final one is dropped.
+    rig.server(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n");
+    assert_eq!(
+        rig.to_client,
+        [OK, b"HTTP/1.1 100 Continue\r\n\r\n"].concat()
+    );
     assert!(rig.client_eof && rig.close);
     rig.client(b"GET /later HTTP/1.1\r\n\r\n");
     assert!(
