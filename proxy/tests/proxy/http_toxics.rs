@@ -1,131 +1,15 @@
 //! The HTTP/1.1 toxics against a real HTTP server (axum) and a real client (hyper, one
 //! keep-alive connection per `Conn`, so every request of a test shares the connection).
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::extract::Request;
-use axum::response::Response;
 use bytes::Bytes;
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full, StreamBody};
-use hyper::body::Frame;
-use hyper_util::rt::TokioIo;
 use shakedown_proxy::{FaultProxy, Link, Toxic, Toxicity};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
+use crate::http_support::*;
 use crate::support::*;
-
-/// What the upstream server saw: `METHOD /path` per request, in order.
-type Hits = Arc<Mutex<Vec<String>>>;
-
-/// An HTTP/1.1 server: `/bytes/N` answers N pattern bytes with `Content-Length`,
-/// `/chunked/N` N bytes chunked, `/echo` the request body, anything else `ok METHOD /path`.
-async fn upstream() -> Result<(SocketAddr, Hits)> {
-    let hits: Hits = Arc::default();
-    let seen = hits.clone();
-    let app = axum::Router::new().fallback(move |req: Request| {
-        let seen = seen.clone();
-        async move { handle(req, seen).await }
-    });
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Ok((addr, hits))
-}
-
-async fn handle(req: Request, seen: Hits) -> Response {
-    let method = req.method().to_string();
-    let path = req.uri().path().to_string();
-    seen.lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(format!("{method} {path}"));
-    let body = axum::body::to_bytes(req.into_body(), usize::MAX)
-        .await
-        .unwrap_or_default();
-    let size = |prefix: &str| path.strip_prefix(prefix).and_then(|n| n.parse().ok());
-    if let Some(n) = size("/bytes/") {
-        Response::new(Body::from(pattern(n, n as u64)))
-    } else if let Some(n) = size("/chunked/") {
-        let pieces: Vec<std::result::Result<Bytes, Infallible>> = pattern(n, n as u64)
-            .chunks(1000)
-            .map(|c| Ok(Bytes::copy_from_slice(c)))
-            .collect();
-        Response::new(Body::from_stream(futures::stream::iter(pieces)))
-    } else if path == "/echo" {
-        Response::new(Body::from(body))
-    } else {
-        Response::new(Body::from(format!("ok {method} {path}")))
-    }
-}
-
-fn count(hits: &Hits, what: &str) -> usize {
-    hits.lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .iter()
-        .filter(|h| *h == what)
-        .count()
-}
-
-type ReqBody = BoxBody<Bytes, Infallible>;
-
-/// One keep-alive client connection.
-struct Conn {
-    sender: hyper::client::conn::http1::SendRequest<ReqBody>,
-}
-
-impl Conn {
-    async fn open(addr: SocketAddr) -> Result<Conn> {
-        let stream = TcpStream::connect(addr).await?;
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-        tokio::spawn(conn);
-        Ok(Conn { sender })
-    }
-
-    /// Sends a request; returns status and body.
-    async fn send(&mut self, method: &str, path: &str, body: ReqBody) -> Result<(u16, Bytes)> {
-        self.sender.ready().await?;
-        let req = hyper::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", "upstream")
-            .body(body)?;
-        let resp = within(
-            Duration::from_secs(10),
-            "a response",
-            self.sender.send_request(req),
-        )
-        .await??;
-        let status = resp.status().as_u16();
-        let body = resp.into_body().collect().await?.to_bytes();
-        Ok((status, body))
-    }
-
-    async fn get(&mut self, path: &str) -> Result<(u16, Bytes)> {
-        self.send("GET", path, empty()).await
-    }
-}
-
-fn empty() -> ReqBody {
-    Full::new(Bytes::new()).boxed()
-}
-
-fn full(data: Vec<u8>) -> ReqBody {
-    Full::new(Bytes::from(data)).boxed()
-}
-
-/// A body sent with chunked transfer-encoding, in pieces of `piece` bytes.
-fn chunked(data: &[u8], piece: usize) -> ReqBody {
-    let frames: Vec<std::result::Result<Frame<Bytes>, Infallible>> = data
-        .chunks(piece.max(1))
-        .map(|c| Ok(Frame::data(Bytes::copy_from_slice(c))))
-        .collect();
-    StreamBody::new(futures::stream::iter(frames)).boxed()
-}
 
 async fn setup(seed: u64) -> Result<(FaultProxy, Link, Hits)> {
     let proxy = FaultProxy::builder().seed(seed).start().await?;
@@ -540,6 +424,61 @@ async fn api_round_trips_http_toxics_and_rejects_bad_attributes() -> Result {
             "{body}: {msg}"
         );
     }
+    proxy.shutdown().await;
+    Ok(())
+}
+
+/// A close-delimited HTTP/1.0 response is delayed whole; an answered `Connection: close`
+/// request gets `connection: close` and the close; upstream HTTP toxics are refused.
+#[tokio::test]
+async fn close_delimited_responses_and_close_requests_follow_http() -> Result {
+    let proxy = FaultProxy::builder().seed(10).start().await?;
+    let (addr, mut accepted) = manual_server().await?;
+    let link = proxy.link("old", addr).await?;
+    assert!(link.add(Toxic::http_status(503).upstream()).await.is_err());
+    let _d = link
+        .add(Toxic::http_delay(Duration::from_millis(200)).path_prefix("/old"))
+        .await?;
+    let _s = link
+        .add(Toxic::http_status(503).body("gone").path_prefix("/gone"))
+        .await?;
+    let mut client = TcpStream::connect(link.listen_addr()).await?;
+    let started = Instant::now();
+    client.write_all(b"GET /old HTTP/1.0\r\n\r\n").await?;
+    let mut server = within(
+        Duration::from_secs(5),
+        "the upstream connection",
+        accepted.recv(),
+    )
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("no upstream connection"))?;
+    let mut head = [0u8; 21];
+    server.read_exact(&mut head).await?;
+    assert_eq!(&head, b"GET /old HTTP/1.0\r\n\r\n");
+    server
+        .write_all(b"HTTP/1.0 200 OK\r\n\r\nuntil the close")
+        .await?;
+    drop(server);
+    let (raw, _) = within(
+        Duration::from_secs(5),
+        "the response",
+        read_all(&mut client),
+    )
+    .await?;
+    assert_eq!(raw, b"HTTP/1.0 200 OK\r\n\r\nuntil the close");
+    assert!(started.elapsed() >= Duration::from_millis(200));
+
+    let mut client = TcpStream::connect(link.listen_addr()).await?;
+    client
+        .write_all(b"GET /gone HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .await?;
+    let (raw, err) = within(Duration::from_secs(5), "the answer", read_all(&mut client)).await?;
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&raw),
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 4\r\n\
+         content-type: text/plain; charset=utf-8\r\nconnection: close\r\n\r\ngone"
+    );
     proxy.shutdown().await;
     Ok(())
 }
