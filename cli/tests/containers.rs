@@ -152,7 +152,11 @@ fn an_environment_failure_mid_run_exits_two_and_is_an_error_in_the_report() {
         junit.contains("errors=\"1\"") && junit.contains("failures=\"0\""),
         "{junit}"
     );
-    assert_eq!(labelled_by(&owner), (vec![], 0), "the run left resources");
+    assert_eq!(
+        labelled_by(&owner),
+        (vec![], 0),
+        "the run left resources: {stdout}\n{rest:?}"
+    );
     let _ = std::fs::remove_dir_all(&out);
 }
 

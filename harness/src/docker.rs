@@ -136,6 +136,8 @@ async fn sweep_run(docker: &Docker, scope: SweepScope, run: Option<&str>) -> Res
     };
 
     let mut summary = SweepSummary::default();
+    // The first failure is reported, after every other resource has had its removal tried.
+    let mut failed: Option<Error> = None;
     let containers = docker
         .list_containers(Some(
             ListContainersOptionsBuilder::new()
@@ -156,8 +158,12 @@ async fn sweep_run(docker: &Docker, scope: SweepScope, run: Option<&str>) -> Res
             .build();
         match docker.remove_container(&id, Some(opts)).await {
             Ok(()) => summary.containers += 1,
-            Err(e) if is_not_found(&e) => {}
-            Err(source) => return Err(Error::docker("remove container", id, source)),
+            // Gone, or being removed by someone else already (testcontainers' own drop, a
+            // `docker rm -f`): the network removal below waits for it.
+            Err(e) if is_not_found(&e) || is_conflict(&e) => {}
+            Err(source) => {
+                failed.get_or_insert(Error::docker("remove container", id, source));
+            }
         }
     }
 
@@ -172,13 +178,54 @@ async fn sweep_run(docker: &Docker, scope: SweepScope, run: Option<&str>) -> Res
             continue;
         }
         let Some(name) = n.name else { continue };
-        match docker.remove_network(&name).await {
-            Ok(()) => summary.networks += 1,
-            Err(e) if is_not_found(&e) => {}
-            Err(source) => return Err(Error::docker("remove network", name, source)),
+        // A container still being removed keeps its endpoint on the network for a moment (403
+        // "has active endpoints"): wait for it, a few seconds at most.
+        let mut tries = 0;
+        loop {
+            match docker.remove_network(&name).await {
+                Ok(()) => summary.networks += 1,
+                Err(e) if is_not_found(&e) => {}
+                Err(e) if has_active_endpoints(&e) && tries < NETWORK_TRIES => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    continue;
+                }
+                Err(source) => {
+                    failed.get_or_insert(Error::docker("remove network", name, source));
+                }
+            }
+            break;
         }
     }
-    Ok(summary)
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(summary),
+    }
+}
+
+/// How often a network removal is retried while its containers are still going away.
+const NETWORK_TRIES: u32 = 25;
+
+/// The engine refuses to remove a network that still has endpoints (403, or 409 on older
+/// engines).
+fn has_active_endpoints(e: &testcontainers::bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        testcontainers::bollard::errors::Error::DockerResponseServerError {
+            status_code: 403 | 409,
+            message,
+        } if message.contains("active endpoints")
+    )
+}
+
+fn is_conflict(e: &testcontainers::bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        testcontainers::bollard::errors::Error::DockerResponseServerError {
+            status_code: 409,
+            ..
+        }
+    )
 }
 
 pub(crate) fn is_not_found(e: &testcontainers::bollard::errors::Error) -> bool {

@@ -143,17 +143,24 @@ impl Drop for Inner {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .ok()?;
+                .map_err(|e| e.to_string())?;
             rt.block_on(async move {
-                let docker = docker::standalone_client().ok()?;
-                docker::sweep_run_id(&docker, &run_id).await.ok()
+                let docker = docker::standalone_client().map_err(|e| e.to_string())?;
+                docker::sweep_run_id(&docker, &run_id)
+                    .await
+                    .map_err(|e| e.to_string())
             })
         });
-        if handle.join().ok().flatten().is_none() {
-            tracing::warn!(
+        match handle.join() {
+            Ok(Ok(_)) => {}
+            Ok(Err(why)) => tracing::warn!(
+                "could not clean up run {}: {why} (remove it with `shakedown clean`)",
+                self.run_id
+            ),
+            Err(_) => tracing::warn!(
                 "could not clean up run {} (remove it with `shakedown clean`)",
                 self.run_id
-            );
+            ),
         }
     }
 }
