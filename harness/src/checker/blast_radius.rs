@@ -104,7 +104,7 @@ impl<F: Clone + PartialEq + std::fmt::Debug, V> Checker<F, V> for BlastRadiusChe
                 .as_ref()
                 .is_none_or(|only| only.contains(&call.invoke.f))
         });
-        let mut b = CheckResult::builder(self.name());
+        let mut b = CheckResult::builder("blast_radius");
         for (name, phase) in &by_phase {
             b = b
                 .counted(format!("phase.{name}.calls"), phase.calls.len() as u64)

@@ -133,7 +133,10 @@ async fn run_migration(app: &App) -> Result<u32, String> {
     let db = kit::connect_pg(&app.migrate_db).await?;
     let run = |sql: String| {
         let db = &db;
-        async move { db.batch_execute(&sql).await.map_err(|e| (sql, e)) }
+        async move {
+            let done = db.batch_execute(&sql).await;
+            done.map_err(|e| (sql, e))
+        }
     };
     if let Some(t) = app.lock_timeout {
         run(format!("SET lock_timeout = '{}ms'", t.as_millis()))

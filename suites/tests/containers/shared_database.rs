@@ -29,7 +29,11 @@ async fn naive_reporting_stalls_behind_the_migration_and_fails_when_connections_
     assert_eq!(report.anomaly("errors_during_fault")?, 1, "{report:#?}");
     assert_eq!(report.anomaly("migration_not_completed")?, 0, "{report:#?}");
     assert_eq!(report.anomaly("lost_write")?, 0, "{report:#?}");
-    insta::assert_yaml_snapshot!("shared_database_naive", report);
+    // Each event is healed at a set time, while the phase's calls may still be answering (a
+    // stall is what the suite measures): where in the history that falls is not exact.
+    insta::assert_yaml_snapshot!("shared_database_naive", report, {
+        ".faults[].healed_at_op" => "[while calls answer]",
+    });
     Ok(())
 }
 
@@ -37,7 +41,11 @@ async fn naive_reporting_stalls_behind_the_migration_and_fails_when_connections_
 async fn hardened_reporting_is_untouched_and_the_migration_completes() -> anyhow::Result<()> {
     let report = reference_run(Variant::Hardened).await?;
     assert_handled(&report);
-    insta::assert_yaml_snapshot!("shared_database_hardened", report);
+    // Each event is healed at a set time, while the phase's calls may still be answering (a
+    // stall is what the suite measures): where in the history that falls is not exact.
+    insta::assert_yaml_snapshot!("shared_database_hardened", report, {
+        ".faults[].healed_at_op" => "[while calls answer]",
+    });
     Ok(())
 }
 
