@@ -35,7 +35,10 @@ pub(crate) async fn json_body<T: for<'de> serde::Deserialize<'de>>(
     let status = resp.status();
     if !status.is_success() {
         let text = resp.text().await.unwrap_or_default();
-        return Err(ClientError::Failed(format!("HTTP {status}: {}", text.trim())));
+        return Err(ClientError::Failed(format!(
+            "HTTP {status}: {}",
+            text.trim()
+        )));
     }
     resp.json()
         .await

@@ -230,16 +230,35 @@ mod tests {
         // 1.2 s is within 1 s of the healthy 300 ms; 100 % unserved is beyond the healthy 50 %.
         assert_eq!(r.anomaly("slowed_during_fault"), Some(0));
         assert_eq!(r.anomaly("errors_during_fault"), Some(1));
-        assert_eq!(r.examples["errors_during_fault"], vec![vec![8, 9], vec![10, 11]]);
-        assert_eq!(r.counted["phase.connections_exhausted on pg-primary.unserved"], 2);
+        assert_eq!(
+            r.examples["errors_during_fault"],
+            vec![vec![8, 9], vec![10, 11]]
+        );
+        assert_eq!(
+            r.counted["phase.connections_exhausted on pg-primary.unserved"],
+            2
+        );
         assert_eq!(r.counted["phase.healthy.calls"], 2);
         let strict = watched.clone().latency_budget(ms(500));
-        assert_eq!(strict.check(&h, &two_faults()).anomaly("slowed_during_fault"), Some(1));
+        assert_eq!(
+            strict
+                .check(&h, &two_faults())
+                .anomaly("slowed_during_fault"),
+            Some(1)
+        );
         let lenient = watched.error_budget(0.5);
-        assert_eq!(lenient.check(&h, &two_faults()).anomaly("errors_during_fault"), Some(0));
+        assert_eq!(
+            lenient
+                .check(&h, &two_faults())
+                .anomaly("errors_during_fault"),
+            Some(0)
+        );
         // Every operation judged: `place` never answered in time either.
         let all = BlastRadiusChecker::default().check(&h, &two_faults());
-        assert_eq!(all.counted["phase.connections_exhausted on pg-primary.calls"], 3);
+        assert_eq!(
+            all.counted["phase.connections_exhausted on pg-primary.calls"],
+            3
+        );
         assert_eq!(all.anomaly("slowed_during_fault"), Some(1));
     }
 
@@ -248,12 +267,22 @@ mod tests {
         use OpKind::*;
         let mut h = History::new();
         // The second report hangs past the run.
-        entries(&mut h, &[(0, 0, "report", Invoke), (5, 0, "report", Ok), (1_500, 1, "report", Invoke)]);
+        entries(
+            &mut h,
+            &[
+                (0, 0, "report", Invoke),
+                (5, 0, "report", Ok),
+                (1_500, 1, "report", Invoke),
+            ],
+        );
         let r = BlastRadiusChecker::default().check(&h, &two_faults());
         assert_eq!(r.anomaly("slowed_during_fault"), Some(1));
         assert_eq!(r.anomaly("errors_during_fault"), Some(1));
         let mut only_faulty = History::new();
-        entries(&mut only_faulty, &[(1_100, 0, "report", Invoke), (1_105, 0, "report", Ok)]);
+        entries(
+            &mut only_faulty,
+            &[(1_100, 0, "report", Invoke), (1_105, 0, "report", Ok)],
+        );
         let r = BlastRadiusChecker::default().check(&only_faulty, &two_faults());
         assert_eq!(r.validity, crate::checker::Validity::Unknown);
     }
