@@ -3,7 +3,7 @@
 //! shared-orders --variant … --db URL --migrate-db URL --table NAME [policy flags]`; the flags
 //! come from a [`Policy`](super::Policy).
 //!
-//! - `POST /orders` [`Order`](super::Order) → 201 once stored.
+//! - `POST /orders` [`Order`] → 201 once stored.
 //! - `POST /migrate` → 200 once the migration is applied: a column added (`ACCESS EXCLUSIVE`
 //!   on the table), then an index on `customer` (`CONCURRENTLY` with `--concurrent-index`).
 //!   With `--lock-timeout-ms` its session sets `lock_timeout` for the DDL; with

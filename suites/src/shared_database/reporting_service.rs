@@ -3,7 +3,7 @@
 //! shared-reporting --variant … --db URL --table NAME`, and behaves the same in both variants
 //! (what differs is the role it connects as, and that role's settings).
 //!
-//! - `GET /reports/{customer}` → a [`CustomerReport`](super::CustomerReport), read on a
+//! - `GET /reports/{customer}` → a [`CustomerReport`], read on a
 //!   connection of its own (as a pool that grows under load opens them); a refused connection
 //!   or a cancelled query is a 503.
 
