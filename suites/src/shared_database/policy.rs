@@ -35,6 +35,10 @@ pub struct Policy {
     /// The migration's index built with `CREATE INDEX CONCURRENTLY` (no lock that blocks
     /// writes), else with a plain `CREATE INDEX`.
     pub concurrent_index: bool,
+    /// `reporting` keeps this many connections open from its start and reads on them (a pool
+    /// of its own, reserved before anyone floods the server); `None`: it opens a connection per
+    /// report, as a pool that grows under load does.
+    pub reporting_pool: Option<usize>,
 }
 
 impl Policy {
@@ -50,6 +54,7 @@ impl Policy {
             retry_migration: false,
             orders_connection_limit: None,
             concurrent_index: false,
+            reporting_pool: None,
         }
     }
 
@@ -64,6 +69,7 @@ impl Policy {
             retry_migration: true,
             orders_connection_limit: Some(10),
             concurrent_index: true,
+            reporting_pool: None,
         }
     }
 

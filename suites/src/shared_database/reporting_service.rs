@@ -4,10 +4,11 @@
 //! (what differs is the role it connects as, and that role's settings).
 //!
 //! - `GET /reports/{customer}` → a [`CustomerReport`], read on a
-//!   connection of its own (as a pool that grows under load opens them); a refused connection
-//!   or a cancelled query is a 503.
+//!   connection of its own (as a pool that grows under load opens them), or with `--pool N` on
+//!   one of N connections opened at start; a refused connection or a cancelled query is a 503.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
@@ -16,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use clap::Parser;
-use tokio_postgres::NoTls;
+use tokio_postgres::{Client, NoTls};
 
 use super::orders_service::table_name;
 use super::CustomerReport;
@@ -33,6 +34,9 @@ struct Args {
     /// The orders table, schema-qualified.
     #[arg(long, value_parser = table_name)]
     table: String,
+    /// Keep this many connections open from the start and read on them.
+    #[arg(long)]
+    pool: Option<usize>,
     #[arg(long, default_value = "0.0.0.0:8080")]
     listen: SocketAddr,
 }
@@ -40,14 +44,26 @@ struct Args {
 struct App {
     db: String,
     sql: String,
+    /// The connections opened at start (empty: one per report).
+    pool: Vec<Client>,
+    next: AtomicUsize,
 }
 
 /// Parses the arguments and serves until the process is stopped.
 pub async fn serve(args: Vec<String>) -> Result<(), String> {
     let args: Args = kit::parse_args("shared-reporting", args)?;
-    // Waits for the server once; each report then opens its own connection.
-    drop(kit::connect_pg(&args.db).await?);
+    // Waits for the server once; without a pool each report then opens its own connection.
+    let first = kit::connect_pg(&args.db).await?;
+    let mut pool = Vec::new();
+    if let Some(n) = args.pool {
+        pool.push(first);
+        for _ in 1..n {
+            pool.push(kit::connect_pg(&args.db).await?);
+        }
+    }
     let app = Arc::new(App {
+        pool,
+        next: AtomicUsize::new(0),
         sql: format!(
             "SELECT count(*), coalesce(sum(amount_cents), 0)::bigint FROM {} WHERE customer = $1",
             args.table
@@ -69,6 +85,14 @@ async fn report(State(app): State<Arc<App>>, Path(customer): Path<String>) -> Re
 }
 
 async fn read(app: &App, customer: &str) -> Result<CustomerReport, String> {
+    if !app.pool.is_empty() {
+        let db = &app.pool[app.next.fetch_add(1, Ordering::Relaxed) % app.pool.len()];
+        let row = db
+            .query_one(&app.sql, &[&customer])
+            .await
+            .map_err(|e| format!("report: {e}"))?;
+        return Ok(report_of(&row));
+    }
     let (db, conn) = tokio_postgres::connect(&app.db, NoTls)
         .await
         .map_err(|e| format!("connect: {e}"))?;
@@ -79,9 +103,12 @@ async fn read(app: &App, customer: &str) -> Result<CustomerReport, String> {
         .map_err(|e| format!("report: {e}"));
     drop(db);
     let _ = driver.await;
-    let row = row?;
-    Ok(CustomerReport {
+    Ok(report_of(&row?))
+}
+
+fn report_of(row: &tokio_postgres::Row) -> CustomerReport {
+    CustomerReport {
         orders: row.get(0),
         total_cents: row.get(1),
-    })
+    }
 }

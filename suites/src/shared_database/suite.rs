@@ -133,15 +133,13 @@ pub async fn reference_with(
             spec = spec.arg("--concurrent-index");
         }
         let orders = launcher.launch(NAME, pg.topology(), spec).await?;
-        let reporting = launcher
-            .launch(
-                NAME,
-                pg.topology(),
-                ServiceLaunch::new("shared-reporting", "shared-reporting", mode)
-                    .arg(format!("--db={}", url(policy.reporting_role())))
-                    .arg(format!("--table={}", policy.table())),
-            )
-            .await?;
+        let mut spec = ServiceLaunch::new("shared-reporting", "shared-reporting", mode)
+            .arg(format!("--db={}", url(policy.reporting_role())))
+            .arg(format!("--table={}", policy.table()));
+        if let Some(n) = policy.reporting_pool {
+            spec = spec.arg(format!("--pool={n}"));
+        }
+        let reporting = launcher.launch(NAME, pg.topology(), spec).await?;
         let step = "build the HTTP clients";
         let orders_client =
             HttpOrders::new(orders.url.clone()).map_err(|e| SuiteError::new(NAME, step, e))?;

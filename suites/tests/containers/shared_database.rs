@@ -113,3 +113,23 @@ async fn every_buggy_policy_is_caught() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_correct_design_unlike_ours_passes() -> anyhow::Result<()> {
+    // No connection limit on orders' role: reporting reserves its own pool instead. A longer
+    // lock_timeout in the retry loop, and a plain CREATE INDEX once the lock is free.
+    let theirs = Policy {
+        orders_connection_limit: None,
+        reporting_pool: Some(2),
+        lock_timeout: LockTimeout::InMigration(std::time::Duration::from_millis(500)),
+        concurrent_index: false,
+        ..Policy::hardened()
+    };
+    let o = Options {
+        run: RunOptions::seeded(SEED),
+        ..Options::default()
+    };
+    let report = reference_with(theirs, &o, &launcher()).await?.report;
+    assert_handled(&report);
+    Ok(())
+}
