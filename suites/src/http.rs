@@ -27,3 +27,20 @@ pub(crate) fn client_with_jar(
         .build()
         .map_err(|e| ClientError::Failed(format!("build the HTTP client: {e}")))
 }
+
+/// The JSON body of a 2xx answer; any other status is a failure carrying the answer's text.
+pub(crate) async fn json_body<T: for<'de> serde::Deserialize<'de>>(
+    resp: reqwest::Response,
+) -> Result<T, ClientError> {
+    let status = resp.status();
+    if !status.is_success() {
+        let text = resp.text().await.unwrap_or_default();
+        return Err(ClientError::Failed(format!(
+            "HTTP {status}: {}",
+            text.trim()
+        )));
+    }
+    resp.json()
+        .await
+        .map_err(|e| ClientError::Failed(format!("bad body: {e}")))
+}

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::{CheckResult, Checker};
+use super::{phases, CheckResult, Checker};
 use crate::fault::Timeline;
 use crate::history::History;
 
@@ -81,38 +81,28 @@ impl<F: Clone + PartialEq + std::fmt::Debug, V> Checker<F, V> for AvailabilityCh
     }
 
     fn check(&self, history: &History<F, V>, timeline: &Timeline) -> CheckResult {
-        let windows = timeline.windows();
+        let by_phase = phases(history, timeline, |call| {
+            self.only
+                .as_ref()
+                .is_none_or(|only| only.contains(&call.invoke.f))
+        });
         // phase → (calls, unserved)
         let mut phases: BTreeMap<String, (u64, u64)> = BTreeMap::new();
         // phase → the unserved calls' history indices (invocation, completion if any).
         let mut unserved_calls: BTreeMap<String, Vec<Vec<u64>>> = BTreeMap::new();
-        for call in history.calls() {
-            if let Some(only) = &self.only {
-                if !only.contains(&call.invoke.f) {
-                    continue;
-                }
-            }
-            let unserved = !call.is_ok()
-                || self
-                    .patience
-                    .is_some_and(|p| call.duration().is_some_and(|d| d > p));
-            let mut names: Vec<String> = windows
-                .iter()
-                .filter(|w| w.covers(call.start()))
-                .map(|w| format!("{} on {}", w.fault.kind(), w.fault.target()))
-                .collect();
-            if names.is_empty() {
-                names.push("healthy".into());
-            }
-            names.dedup();
-            for name in names {
+        for (name, phase) in &by_phase {
+            for call in &phase.calls {
+                let unserved = !call.is_ok()
+                    || self
+                        .patience
+                        .is_some_and(|p| call.duration().is_some_and(|d| d > p));
                 if unserved {
                     let ops = std::iter::once(call.invoke.index)
                         .chain(call.completion.map(|c| c.index))
                         .collect();
                     unserved_calls.entry(name.clone()).or_default().push(ops);
                 }
-                let e = phases.entry(name).or_default();
+                let e = phases.entry(name.clone()).or_default();
                 e.0 += 1;
                 e.1 += unserved as u64;
             }

@@ -141,19 +141,6 @@ impl HttpLedger {
     }
 }
 
-pub(crate) async fn json_body<T: for<'de> Deserialize<'de>>(
-    resp: reqwest::Response,
-) -> Result<T, ClientError> {
-    let status = resp.status();
-    if !status.is_success() {
-        let text = resp.text().await.unwrap_or_default();
-        return Err(ClientError::Failed(format!("HTTP {status}: {}", text.trim())));
-    }
-    resp.json()
-        .await
-        .map_err(|e| ClientError::Failed(format!("bad body: {e}")))
-}
-
 impl OrderService for HttpOrders {
     async fn place(&self, order: &Order) -> Result<OrderRecord, ClientError> {
         let resp = self
@@ -162,7 +149,7 @@ impl OrderService for HttpOrders {
             .json(order)
             .send()
             .await?;
-        json_body(resp).await
+        crate::http::json_body(resp).await
     }
 
     async fn reconcile(&self) -> Result<(), ClientError> {
@@ -171,18 +158,18 @@ impl OrderService for HttpOrders {
             .post(format!("{}/reconcile", self.base))
             .send()
             .await?;
-        json_body::<serde_json::Value>(resp).await.map(|_| ())
+        crate::http::json_body::<serde_json::Value>(resp).await.map(|_| ())
     }
 
     async fn orders(&self) -> Result<Vec<OrderRecord>, ClientError> {
         let resp = self.http.get(format!("{}/orders", self.base)).send().await?;
-        json_body(resp).await
+        crate::http::json_body(resp).await
     }
 }
 
 impl PaymentsLedger for HttpLedger {
     async fn charges(&self) -> Result<Vec<Charge>, ClientError> {
         let resp = self.http.get(format!("{}/ledger", self.base)).send().await?;
-        json_body(resp).await
+        crate::http::json_body(resp).await
     }
 }

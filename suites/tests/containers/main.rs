@@ -10,4 +10,5 @@ mod inconsistent_reads;
 mod partial_failure;
 mod proxy_node;
 mod replica_lag;
+mod shared_database;
 mod timezone;
