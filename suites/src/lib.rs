@@ -9,6 +9,7 @@
 //! | [`timezone`] | timezone bugs: charges at the wrong local time, doubled or missed, reports in the wrong day |
 //! | [`partial_failure`] | partial failure: lost replies, resets, corrupt and slow replies; double charges and lies |
 //! | [`inconsistent_reads`] | inconsistent reads: replicas at different lags behind a balancer, reads going back and forth |
+//! | [`circuit_breaker`] | circuit breaker not triggering: a slow, then refusing dependency called while down, users kept waiting, no recovery |
 //!
 //! Every suite module has the same shape: a client trait for the system under test, an HTTP
 //! client of the reference service, `Options` (workload and [`shakedown::RunOptions`]),
@@ -49,6 +50,7 @@ suites!(
     timezone,
     partial_failure,
     inconsistent_reads,
+    circuit_breaker,
 );
 
 /// Reference services that belong to no suite (probes for the harness's own tests and

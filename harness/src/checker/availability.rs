@@ -99,7 +99,7 @@ impl<F: Clone + PartialEq + std::fmt::Debug, V> Checker<F, V> for AvailabilityCh
             let mut names: Vec<String> = windows
                 .iter()
                 .filter(|w| w.covers(call.start()))
-                .map(|w| format!("{} on {}", w.fault.kind(), w.fault.target()))
+                .map(|w| super::latency::phase_name(w.fault))
                 .collect();
             if names.is_empty() {
                 names.push("healthy".into());

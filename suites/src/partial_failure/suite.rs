@@ -1,5 +1,5 @@
 use shakedown::image::RUNTIME;
-use shakedown::{SuiteError, SuiteRun};
+use shakedown::{RunOptions, SuiteError, SuiteRun};
 use shakedown_fixtures::{PgCluster, ProxyNode, POSTGRES_IMAGE};
 
 use super::workload::SUITE as NAME;
@@ -65,22 +65,32 @@ impl Dependency {
     /// # Ok(()) }
     /// ```
     pub async fn start(options: &Options, launcher: &Launcher) -> Result<Self, SuiteError> {
-        options.run.progress("starting PostgreSQL");
+        Self::start_for(NAME, &options.run, launcher).await
+    }
+
+    /// Like [`Dependency::start`], for suite `suite` (its errors name it), with `run`'s seed and
+    /// progress: the dependency of other suites about a caller of `payments`.
+    pub async fn start_for(
+        suite: &'static str,
+        run: &RunOptions,
+        launcher: &Launcher,
+    ) -> Result<Self, SuiteError> {
+        run.progress("starting PostgreSQL");
         let pg = PgCluster::builder()
             .replicas(0)
             .template_sql(SCHEMA)
             .start()
             .await
-            .map_err(|e| SuiteError::new(NAME, "start PostgreSQL", e))?;
+            .map_err(|e| SuiteError::new(suite, "start PostgreSQL", e))?;
         let db = pg
             .fresh_database()
             .await
-            .map_err(|e| SuiteError::new(NAME, "create the database", e))?;
-        options.run.progress("starting payments and the fault proxy");
+            .map_err(|e| SuiteError::new(suite, "create the database", e))?;
+        run.progress("starting payments and the fault proxy");
         // payments is the same in both variants: the suite is about its caller.
         let payments = launcher
             .launch(
-                NAME,
+                suite,
                 pg.topology(),
                 ServiceLaunch::new("payments", "payments", Mode::Hardened)
                     .arg(format!("--db={}", db.internal_primary_url)),
@@ -89,17 +99,17 @@ impl Dependency {
         let step = "start the proxy node";
         let proxy = ProxyNode::start_seeded(
             pg.topology(),
-            launcher.binary(NAME)?,
+            launcher.binary(suite)?,
             &[PAYMENTS_PROXY_PORT],
-            Some(options.run.seed),
+            Some(run.seed),
         )
         .await
-        .map_err(|e| SuiteError::new(NAME, step, e))?;
+        .map_err(|e| SuiteError::new(suite, step, e))?;
         let upstream = payments.internal_url.trim_start_matches("http://").to_string();
         proxy
             .create_proxy(PAYMENTS_LINK, PAYMENTS_PROXY_PORT, &upstream)
             .await
-            .map_err(|e| SuiteError::new(NAME, "create the payments proxy", e))?;
+            .map_err(|e| SuiteError::new(suite, "create the payments proxy", e))?;
         Ok(Dependency { pg, payments, proxy })
     }
 
