@@ -5,7 +5,10 @@
 //! update proxies and toxics. Errors are `{"error":"…","status":N}` plus a newline, sent as
 //! `text/plain; charset=utf-8` like Go's `http.Error`. Every routed response carries
 //! `X-Toxiproxy-Request-Id`; a `User-Agent` starting with `Mozilla/` gets 403. `/metrics` is
-//! always served (Toxiproxy needs `-proxy-metrics`).
+//! always served (Toxiproxy needs `-proxy-metrics`); beyond Toxiproxy's byte counters it
+//! has `shakedown_http_requests_total{proxy}` (HTTP requests seen while the proxy had an HTTP
+//! toxic) and `shakedown_http_toxic_requests_total{proxy,toxic,action}` (requests each HTTP
+//! toxic `answered`, `delayed` or `dropped`).
 
 mod wire;
 
@@ -287,8 +290,7 @@ async fn metrics(State(c): Shared) -> Response {
             1,
         ),
     ] {
-        let _ = writeln!(out, "# HELP {metric} {help}");
-        let _ = writeln!(out, "# TYPE {metric} counter");
+        counter_header(&mut out, metric, help);
         for p in c.counters() {
             for (i, dir) in ["upstream", "downstream"].iter().enumerate() {
                 let value = if pick == 0 { p.received[i] } else { p.sent[i] };
@@ -302,6 +304,37 @@ async fn metrics(State(c): Shared) -> Response {
             }
         }
     }
+    let proxies = c.counters();
+    let metric = "shakedown_http_requests_total";
+    counter_header(
+        &mut out,
+        metric,
+        "HTTP requests seen while the proxy had at least one HTTP toxic",
+    );
+    for p in &proxies {
+        let _ = writeln!(
+            out,
+            "{metric}{{proxy=\"{}\"}} {}",
+            escape(&p.name),
+            p.http_requests
+        );
+    }
+    let metric = "shakedown_http_toxic_requests_total";
+    counter_header(
+        &mut out,
+        metric,
+        "HTTP requests each HTTP toxic acted on (answered, delayed, dropped)",
+    );
+    for p in &proxies {
+        for (toxic, action, n) in &p.http_actions {
+            let _ = writeln!(
+                out,
+                "{metric}{{action=\"{action}\",proxy=\"{}\",toxic=\"{}\"}} {n}",
+                escape(&p.name),
+                escape(toxic)
+            );
+        }
+    }
     (
         StatusCode::OK,
         [(
@@ -311,6 +344,12 @@ async fn metrics(State(c): Shared) -> Response {
         out,
     )
         .into_response()
+}
+
+/// A counter's `# HELP` and `# TYPE` lines.
+fn counter_header(out: &mut String, metric: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {metric} {help}");
+    let _ = writeln!(out, "# TYPE {metric} counter");
 }
 
 fn escape(label: &str) -> String {

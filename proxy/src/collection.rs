@@ -256,6 +256,10 @@ pub(crate) struct ProxyCounters {
     pub upstream: String,
     pub received: [u64; 2],
     pub sent: [u64; 2],
+    /// HTTP requests seen while the proxy had an HTTP toxic.
+    pub http_requests: u64,
+    /// Requests each HTTP toxic acted on: toxic name, action, count.
+    pub http_actions: Vec<(String, &'static str, u64)>,
 }
 
 /// All proxies of one server.
@@ -302,6 +306,15 @@ impl Collection {
                 upstream: p.upstream.clone(),
                 received: [0, 1].map(|i| p.counters.received[i].load(Ordering::Relaxed)),
                 sent: [0, 1].map(|i| p.counters.sent[i].load(Ordering::Relaxed)),
+                http_requests: p.counters.http_requests.load(Ordering::Relaxed),
+                http_actions: p
+                    .counters
+                    .http_actions
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .iter()
+                    .map(|((name, action), n)| (name.clone(), *action, *n))
+                    .collect(),
             })
             .collect()
     }
@@ -449,7 +462,7 @@ impl Collection {
         proxy: &str,
         config: ToxicConfig,
     ) -> Result<ToxicConfig, ProxyError> {
-        config.spec.validate()?;
+        config.validate()?;
         let id = self.id();
         let mut proxies = self.lock();
         let state = proxies.get_mut(proxy).ok_or_else(|| not_found(proxy))?;

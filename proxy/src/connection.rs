@@ -19,7 +19,11 @@
 //!   (Toxiproxy closes the whole connection instead.) The task ends when both directions have
 //!   ended, a toxic closes or resets the connection, an I/O error occurs (both sockets are then
 //!   reset), or the proxy is disabled or deleted (both sockets closed).
+//! * **HTTP toxics** (`toxics/http/`) run in one layer per connection, made when the first
+//!   one reaches it: while it exists, what each side reads goes through it (`Flow::tap`)
+//!   before entering a chain, and the fast path is off. Without HTTP toxics nothing changes.
 
+use std::borrow::Cow;
 use std::future::poll_fn;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,10 +36,11 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::chain::{Chain, ChainEntry, Chains, Outbox};
-use crate::rng::connection_rng;
+use crate::rng::{connection_rng, http_rng, ToxicRng};
 use crate::signal::{ConnSignal, CLOSED};
 use crate::spec::Direction;
 use crate::splice::Pipe;
+use crate::toxics::http::{Emitted, HttpLayer};
 use crate::toxics::{CloseKind, Item};
 
 /// Most bytes a direction holds (in toxics and the write queue) before it stops reading.
@@ -51,13 +56,25 @@ const SMALL_READ: usize = 16 << 10;
 /// Most bytes moved per readiness event before giving the other direction a turn.
 const MAX_PER_EVENT: usize = 512 << 10;
 
-/// Byte counters of a proxy, for `/metrics`.
+/// Byte and request counters of a proxy, for `/metrics`.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     /// Bytes read, per direction (0 = upstream, 1 = downstream).
     pub received: [AtomicU64; 2],
     /// Bytes written, per direction.
     pub sent: [AtomicU64; 2],
+    /// HTTP requests seen while the proxy had at least one HTTP toxic.
+    pub http_requests: AtomicU64,
+    /// Requests each HTTP toxic acted on, by toxic name and action.
+    pub http_actions: std::sync::Mutex<std::collections::BTreeMap<(String, &'static str), u64>>,
+}
+
+impl Counters {
+    /// Counts one request an HTTP toxic acted on (`answered`, `delayed` or `dropped`).
+    pub(crate) fn http_action(&self, toxic: &str, action: &'static str) {
+        let mut map = self.http_actions.lock().unwrap_or_else(|p| p.into_inner());
+        *map.entry((toxic.to_string(), action)).or_default() += 1;
+    }
 }
 
 /// What a connection task needs from its proxy.
@@ -90,6 +107,9 @@ struct Flow {
     bulk: bool,
     buf: BytesMut,
     counters: Arc<Counters>,
+    /// The connection has an HTTP layer: what is read goes to `tap` for it.
+    http: bool,
+    tap: Vec<Item>,
 }
 
 /// Outcome of an I/O step.
@@ -108,6 +128,8 @@ impl Flow {
             bulk: false,
             buf: BytesMut::new(),
             counters: ctx.counters.clone(),
+            http: false,
+            tap: Vec::new(),
         }
     }
 
@@ -133,7 +155,12 @@ impl Flow {
     /// Splice the next read? Only for bulk traffic with no active toxic and nothing queued
     /// (queued bytes must be written before anything read after them).
     fn fast(&self) -> bool {
-        self.bulk && self.splice_ok && self.bypass() && self.out.is_empty() && !self.out.eof
+        self.bulk
+            && self.splice_ok
+            && !self.http
+            && self.bypass()
+            && self.out.is_empty()
+            && !self.out.eof
     }
 
     fn wants_read(&self) -> bool {
@@ -166,8 +193,12 @@ impl Flow {
         self.src_eof && self.dst_shut
     }
 
-    /// Pushes what the source produced into the chain.
+    /// Pushes what the source produced into the chain (or the tap, for the HTTP layer).
     fn push(&mut self, item: Item) {
+        if self.http {
+            self.tap.push(item);
+            return;
+        }
         let now = self.chain.clock();
         self.chain.push(item, now, &mut self.out);
     }
@@ -315,6 +346,104 @@ fn io_close(_err: &io::Error) -> CloseKind {
     CloseKind::Reset
 }
 
+/// The downstream list without its HTTP toxics (borrowed when it has none: the usual case).
+fn plain(entries: &[ChainEntry]) -> Cow<'_, [ChainEntry]> {
+    if entries.iter().any(|e| e.config.spec.is_http()) {
+        Cow::Owned(
+            entries
+                .iter()
+                .filter(|e| !e.config.spec.is_http())
+                .cloned()
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(entries)
+    }
+}
+
+/// A connection's HTTP layer, while it has one, and the random stream it rolls with.
+#[derive(Debug)]
+struct Http {
+    layer: Option<HttpLayer>,
+    /// The stream, made with the first layer and kept between layers (a later layer
+    /// continues it).
+    rng: Option<ToxicRng>,
+    /// A toxic closed the client connection: end once the client's EOF is written.
+    close: bool,
+}
+
+impl Http {
+    fn new() -> Http {
+        Http {
+            layer: None,
+            rng: None,
+            close: false,
+        }
+    }
+
+    /// Follows the proxy's downstream list: makes the layer when the first HTTP toxic comes.
+    fn apply(&mut self, entries: &[ChainEntry], ctx: &ConnContext, up: &mut Flow, down: &mut Flow) {
+        if self.layer.is_none() && entries.iter().any(|e| e.config.spec.is_http()) {
+            let rng = self
+                .rng
+                .take()
+                .unwrap_or_else(|| http_rng(ctx.seed, ctx.index));
+            self.layer = Some(HttpLayer::new(rng, ctx.counters.clone()));
+            up.http = true;
+            down.http = true;
+        }
+        if let Some(layer) = self.layer.as_mut() {
+            let now = Instant::now();
+            let mut out = Emitted::default();
+            layer.apply(entries, now, &mut out);
+            self.deliver(out, up, down, now);
+        }
+    }
+
+    /// Runs what both sides read through the layer; drops the layer once it is retired.
+    fn step(&mut self, up: &mut Flow, down: &mut Flow) {
+        let Some(layer) = self.layer.as_mut() else {
+            return;
+        };
+        let now = Instant::now();
+        let mut out = Emitted::default();
+        for item in std::mem::take(&mut up.tap) {
+            layer.on_request(item, now, &mut out);
+        }
+        for item in std::mem::take(&mut down.tap) {
+            layer.on_response(item, now, &mut out);
+        }
+        layer.pump(now, &mut out);
+        let retired = layer.retired();
+        self.deliver(out, up, down, now);
+        if retired {
+            self.rng = self.layer.take().map(HttpLayer::into_rng);
+            up.http = false;
+            down.http = false;
+        }
+    }
+
+    fn deliver(&mut self, out: Emitted, up: &mut Flow, down: &mut Flow, now: Instant) {
+        for item in out.to_server {
+            up.chain.push(item, now, &mut up.out);
+        }
+        for item in out.to_client {
+            down.chain.push(item, now, &mut down.out);
+        }
+        self.close |= out.close;
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.layer.as_ref().and_then(HttpLayer::deadline)
+    }
+
+    fn has_room(&self) -> bool {
+        self.layer
+            .as_ref()
+            .is_none_or(|l| l.held_bytes() < MAX_BUFFERED)
+    }
+}
+
 /// Runs one proxied connection until it ends. See the module docs.
 pub(crate) async fn run(client: TcpStream, server: TcpStream, mut ctx: ConnContext) {
     let _ = client.set_nodelay(true);
@@ -324,12 +453,15 @@ pub(crate) async fn run(client: TcpStream, server: TcpStream, mut ctx: ConnConte
     let now = Instant::now();
     let chains = ctx.chains.borrow_and_update().clone();
     let mut closing: Option<CloseKind> = up.apply(&chains.upstream, now);
-    closing = closing.or(down.apply(&chains.downstream, now));
+    closing = closing.or(down.apply(&plain(&chains.downstream), now));
+    let mut http = Http::new();
+    http.apply(&chains.downstream, &ctx, &mut up, &mut down);
     if ctx.cancel.is_cancelled() {
         return;
     }
 
     let kind = loop {
+        http.step(&mut up, &mut down);
         if !up.chain.is_empty() || !down.chain.is_empty() {
             let now = Instant::now();
             if let Some(k) = up.pump(now).or_else(|| down.pump(now)) {
@@ -346,18 +478,18 @@ pub(crate) async fn run(client: TcpStream, server: TcpStream, mut ctx: ConnConte
             }
             _ => {}
         }
-        if up.finished() && down.finished() {
+        if (up.finished() && down.finished()) || (http.close && down.dst_shut) {
             break CloseKind::Fin;
         }
         let reading = closing.is_none();
         let up_r = reading && up.wants_read();
-        let down_r = reading && down.wants_read();
+        let down_r = reading && down.wants_read() && http.has_room();
         let up_w = up.wants_write();
         let down_w = down.wants_write();
-        let deadline = match (up.chain.deadline, down.chain.deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let deadline = [up.chain.deadline, down.chain.deadline, http.deadline()]
+            .into_iter()
+            .flatten()
+            .min();
         // Not `biased`: with a fixed order, a client that always has data ready would keep
         // the upstream branch winning and starve the other direction.
         let step: Step = tokio::select! {
@@ -368,7 +500,8 @@ pub(crate) async fn run(client: TcpStream, server: TcpStream, mut ctx: ConnConte
                 let chains = ctx.chains.borrow_and_update().clone();
                 let now = Instant::now();
                 let a = up.apply(&chains.upstream, now);
-                let b = down.apply(&chains.downstream, now);
+                let b = down.apply(&plain(&chains.downstream), now);
+                http.apply(&chains.downstream, &ctx, &mut up, &mut down);
                 if let Some(k) = a.or(b) {
                     closing = Some(closing.unwrap_or(k));
                 }

@@ -53,7 +53,7 @@ pub enum ProxyError {
         given: String,
     },
     /// Unknown toxic type.
-    #[error("toxic type `{given}` unknown (expected one of: latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, noop, corrupt)")]
+    #[error("toxic type `{given}` unknown (expected one of: latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, noop, corrupt, http_status, http_delay, http_drop_response)")]
     InvalidToxicType {
         /// What was given.
         given: String,

@@ -29,6 +29,12 @@ pub(crate) fn connection_rng(seed: u64, connection: u64, direction: Direction) -
     ChaCha8Rng::seed_from_u64(mix(mix(seed) ^ mix(connection.wrapping_add(dir << 62))))
 }
 
+/// The RNG of the `connection`-th connection's HTTP toxics (their per-request rolls): a
+/// stream of its own, so adding an HTTP toxic does not shift the other toxics' draws.
+pub(crate) fn http_rng(seed: u64, connection: u64) -> ToxicRng {
+    ChaCha8Rng::seed_from_u64(mix(mix(seed) ^ mix(connection.wrapping_add(3 << 62))))
+}
+
 /// A seed for a proxy when the user gave none: fresh entropy, reported back in the API.
 pub(crate) fn fresh_seed() -> u64 {
     rand::random()

@@ -111,7 +111,65 @@ impl From<Toxicity> for f64 {
     }
 }
 
-/// What a toxic does, with typed parameters. A closed set: Toxiproxy's types plus `corrupt`.
+/// Which HTTP/1.1 requests an HTTP toxic acts on: both conditions must hold; an empty string
+/// matches anything.
+///
+/// ```
+/// use shakedown_proxy::HttpMatch;
+/// let m = HttpMatch { method: "POST".into(), path_prefix: "/charge".into() };
+/// assert!(m.matches("POST", "/charges/7"));
+/// assert!(!m.matches("GET", "/charges/7"));
+/// assert!(HttpMatch::default().matches("DELETE", "/"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpMatch {
+    /// The request method, compared exactly (`GET`, `POST`); empty: any method.
+    pub method: String,
+    /// A prefix of the request target (`/payments`); empty: any target.
+    pub path_prefix: String,
+}
+
+impl HttpMatch {
+    /// Whether a request with this method and target is matched.
+    pub fn matches(&self, method: &str, target: &str) -> bool {
+        (self.method.is_empty() || self.method == method) && target.starts_with(&self.path_prefix)
+    }
+
+    fn validate(&self) -> Result<(), ProxyError> {
+        if !self.method.bytes().all(is_token_byte) {
+            return Err(ProxyError::InvalidAttribute {
+                attribute: "method".into(),
+                detail: format!(
+                    "{:?} is not an HTTP method (use letters such as GET or POST, or empty for any)",
+                    self.method
+                ),
+            });
+        }
+        if self
+            .path_prefix
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        {
+            return Err(ProxyError::InvalidAttribute {
+                attribute: "path_prefix".into(),
+                detail: format!(
+                    "{:?} contains whitespace or control characters (use a request path such as /payments)",
+                    self.path_prefix
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A `tchar` of RFC 9110 (the characters of a method name).
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// What a toxic does, with typed parameters. A closed set: Toxiproxy's types plus `corrupt`
+/// and the HTTP/1.1 toxics `http_status`, `http_delay` and `http_drop_response` (see
+/// `toxics/http/mod.rs`), which act per request and only on the downstream stream.
 ///
 /// ```
 /// use std::time::Duration;
@@ -170,6 +228,31 @@ pub enum ToxicSpec {
         /// Per-byte probability, `0.0..=1.0`.
         probability: Toxicity,
     },
+    /// Answers matching HTTP/1.1 requests with `status` and `body` without forwarding them
+    /// (toxicity: per request). Not in Toxiproxy.
+    HttpStatus {
+        /// The status code, `200..=599`.
+        status: u16,
+        /// The response body (sent with `Content-Length`).
+        body: String,
+        /// Which requests.
+        matcher: HttpMatch,
+    },
+    /// Delays the response to matching HTTP/1.1 requests by `latency` (head and body alike;
+    /// toxicity: per request). Not in Toxiproxy.
+    HttpDelay {
+        /// How long the response is held.
+        latency: Duration,
+        /// Which requests.
+        matcher: HttpMatch,
+    },
+    /// Forwards matching HTTP/1.1 requests, drops their response and closes the client
+    /// connection: the reply lost after the request was applied (toxicity: per request).
+    /// Not in Toxiproxy.
+    HttpDropResponse {
+        /// Which requests.
+        matcher: HttpMatch,
+    },
 }
 
 impl ToxicSpec {
@@ -184,6 +267,9 @@ impl ToxicSpec {
         "limit_data",
         "noop",
         "corrupt",
+        "http_status",
+        "http_delay",
+        "http_drop_response",
     ];
 
     /// Longest duration any toxic accepts (ten years); longer values are rejected so that
@@ -223,7 +309,41 @@ impl ToxicSpec {
             | ToxicSpec::LimitData { .. }
             | ToxicSpec::Noop
             | ToxicSpec::Corrupt { .. } => Ok(()),
+            ToxicSpec::HttpStatus {
+                status, matcher, ..
+            } => {
+                if !(200..=599).contains(status) {
+                    return Err(ProxyError::InvalidAttribute {
+                        attribute: "status".into(),
+                        detail: format!(
+                            "{status} is not the status of a final HTTP response (use 200 to 599)"
+                        ),
+                    });
+                }
+                matcher.validate()
+            }
+            ToxicSpec::HttpDelay { latency, matcher } => {
+                check("latency", *latency)?;
+                matcher.validate()
+            }
+            ToxicSpec::HttpDropResponse { matcher } => matcher.validate(),
         }
+    }
+
+    /// Whether it is one of the HTTP/1.1 toxics (which act per request and only downstream).
+    ///
+    /// ```
+    /// use shakedown_proxy::{Toxic, ToxicSpec};
+    /// assert!(Toxic::http_status(503).spec().is_http());
+    /// assert!(!ToxicSpec::Noop.is_http());
+    /// ```
+    pub fn is_http(&self) -> bool {
+        matches!(
+            self,
+            ToxicSpec::HttpStatus { .. }
+                | ToxicSpec::HttpDelay { .. }
+                | ToxicSpec::HttpDropResponse { .. }
+        )
     }
 
     /// The Toxiproxy type name.
@@ -238,7 +358,34 @@ impl ToxicSpec {
             ToxicSpec::LimitData { .. } => "limit_data",
             ToxicSpec::Noop => "noop",
             ToxicSpec::Corrupt { .. } => "corrupt",
+            ToxicSpec::HttpStatus { .. } => "http_status",
+            ToxicSpec::HttpDelay { .. } => "http_delay",
+            ToxicSpec::HttpDropResponse { .. } => "http_drop_response",
         }
+    }
+}
+
+impl ToxicConfig {
+    /// Checks the spec ([`ToxicSpec::validate`]) and the direction: the HTTP toxics act on
+    /// responses and are only accepted downstream (upstream is rejected, with Toxiproxy's 400).
+    ///
+    /// ```
+    /// use shakedown_proxy::Toxic;
+    /// assert!(Toxic::http_status(503).into_config().validate().is_ok());
+    /// assert!(Toxic::http_status(503).upstream().into_config().validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<(), ProxyError> {
+        self.spec.validate()?;
+        if self.spec.is_http() && self.stream == Direction::Upstream {
+            return Err(ProxyError::InvalidAttribute {
+                attribute: "stream".into(),
+                detail: format!(
+                    "{} sees requests and responses of a connection and is added with \"stream\": \"downstream\"",
+                    self.spec.type_name()
+                ),
+            });
+        }
+        Ok(())
     }
 }
 

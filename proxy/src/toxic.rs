@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::spec::{Direction, ToxicConfig, ToxicSpec, Toxicity};
+use crate::spec::{Direction, HttpMatch, ToxicConfig, ToxicSpec, Toxicity};
 
 /// A toxic to attach, built fluently. Defaults: downstream, toxicity 1, name `<type>_<stream>`.
 ///
@@ -76,6 +76,98 @@ impl Toxic {
     /// Flip each byte with `probability`.
     pub fn corrupt(probability: Toxicity) -> Toxic {
         Toxic::new(ToxicSpec::Corrupt { probability })
+    }
+    /// Answer HTTP/1.1 requests with `status` (and an empty body, see [`Toxic::body`]) without
+    /// forwarding them; toxicity is rolled per request. Narrow it with [`Toxic::method`] and
+    /// [`Toxic::path_prefix`]. Not in Toxiproxy (type `http_status`).
+    ///
+    /// ```
+    /// use shakedown_proxy::{HttpMatch, Toxic, ToxicSpec};
+    /// let toxic = Toxic::http_status(503).body("down").method("POST").path_prefix("/pay");
+    /// assert_eq!(
+    ///     toxic.spec(),
+    ///     &ToxicSpec::HttpStatus {
+    ///         status: 503,
+    ///         body: "down".into(),
+    ///         matcher: HttpMatch { method: "POST".into(), path_prefix: "/pay".into() },
+    ///     }
+    /// );
+    /// assert_eq!(toxic.name(), "http_status_downstream");
+    /// ```
+    pub fn http_status(status: u16) -> Toxic {
+        Toxic::new(ToxicSpec::HttpStatus {
+            status,
+            body: String::new(),
+            matcher: HttpMatch::default(),
+        })
+    }
+    /// Delay the response to HTTP/1.1 requests by `latency` (type `http_delay`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use shakedown_proxy::{HttpMatch, Toxic, ToxicSpec};
+    /// let toxic = Toxic::http_delay(Duration::from_millis(200)).method("GET");
+    /// assert_eq!(
+    ///     toxic.spec(),
+    ///     &ToxicSpec::HttpDelay {
+    ///         latency: Duration::from_millis(200),
+    ///         matcher: HttpMatch { method: "GET".into(), path_prefix: String::new() },
+    ///     }
+    /// );
+    /// ```
+    pub fn http_delay(latency: Duration) -> Toxic {
+        Toxic::new(ToxicSpec::HttpDelay {
+            latency,
+            matcher: HttpMatch::default(),
+        })
+    }
+    /// Forward HTTP/1.1 requests, then drop their response and close the client connection:
+    /// the reply lost after the request was applied (type `http_drop_response`).
+    ///
+    /// ```
+    /// use shakedown_proxy::{HttpMatch, Toxic, ToxicSpec};
+    /// let toxic = Toxic::http_drop_response().path_prefix("/charges");
+    /// assert_eq!(
+    ///     toxic.spec(),
+    ///     &ToxicSpec::HttpDropResponse {
+    ///         matcher: HttpMatch { method: String::new(), path_prefix: "/charges".into() },
+    ///     }
+    /// );
+    /// ```
+    pub fn http_drop_response() -> Toxic {
+        Toxic::new(ToxicSpec::HttpDropResponse {
+            matcher: HttpMatch::default(),
+        })
+    }
+    /// The body an `http_status` toxic answers with (ignored by other types).
+    pub fn body(mut self, body: impl Into<String>) -> Toxic {
+        if let ToxicSpec::HttpStatus { body: b, .. } = &mut self.spec {
+            *b = body.into();
+        }
+        self
+    }
+    /// Act only on requests with this method, e.g. `POST` (HTTP toxics; ignored by others).
+    pub fn method(mut self, method: impl Into<String>) -> Toxic {
+        if let Some(m) = self.http_match() {
+            m.method = method.into();
+        }
+        self
+    }
+    /// Act only on requests whose target starts with `prefix`, e.g. `/payments` (HTTP
+    /// toxics; ignored by others).
+    pub fn path_prefix(mut self, prefix: impl Into<String>) -> Toxic {
+        if let Some(m) = self.http_match() {
+            m.path_prefix = prefix.into();
+        }
+        self
+    }
+    fn http_match(&mut self) -> Option<&mut HttpMatch> {
+        match &mut self.spec {
+            ToxicSpec::HttpStatus { matcher, .. }
+            | ToxicSpec::HttpDelay { matcher, .. }
+            | ToxicSpec::HttpDropResponse { matcher } => Some(matcher),
+            _ => None,
+        }
     }
     /// Jitter for a latency toxic (ignored by other types).
     pub fn jitter(mut self, jitter: Duration) -> Toxic {

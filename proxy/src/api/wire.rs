@@ -4,19 +4,23 @@
 //! Decoding follows Go's `encoding/json` where clients can tell: unknown fields are ignored,
 //! field names match case-insensitively, wrong types give `bad request body: json: cannot
 //! unmarshal …`. Beyond Toxiproxy: a proxy's `"seed"` (unsigned integer, optional on create
-//! and populate, always reported), the `corrupt` toxic's `probability_ppm` attribute, and
+//! and populate, always reported), the `corrupt` toxic's `probability_ppm` attribute, the
+//! HTTP toxics (`http_status`: `status` default 503, `body`; `http_delay`: `latency` in ms;
+//! `http_drop_response`; all three `method` and `path_prefix`, strings, empty = any), and
 //! range checks (negative attributes, toxicity outside 0..=1 and durations over ten years are
 //! rejected with 400 instead of being stored).
-
-use std::time::Duration;
 
 use serde::ser::SerializeMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+mod attributes;
+
+use attributes::{attribute_names, attribute_values, attributes_of, spec_from, Attr};
+
 use crate::collection::{NewProxy, ProxyInfo, ProxyPatch};
 use crate::error::ProxyError;
-use crate::spec::{Direction, ToxicConfig, ToxicSpec, Toxicity};
+use crate::spec::{Direction, ToxicConfig, Toxicity};
 
 /// A JSON object from a request body.
 pub(crate) type Object = Map<String, Value>;
@@ -150,154 +154,6 @@ fn toxicity(obj: &Object) -> Result<Option<Toxicity>, ProxyError> {
     }
 }
 
-/// Attribute names of each type, with their defaults taken as 0.
-fn attribute_names(type_name: &str) -> Option<&'static [&'static str]> {
-    Some(match type_name {
-        "latency" => &["latency", "jitter"],
-        "bandwidth" => &["rate"],
-        "slow_close" => &["delay"],
-        "timeout" | "reset_peer" => &["timeout"],
-        "slicer" => &["average_size", "size_variation", "delay"],
-        "limit_data" => &["bytes"],
-        "noop" => &[],
-        "corrupt" => &["probability_ppm"],
-        _ => return None,
-    })
-}
-
-/// Reads the known attributes of `type_name` from `attrs` over `base` (merge update).
-fn attribute_values(
-    type_name: &str,
-    attrs: Option<&Value>,
-    base: &[(&'static str, u64)],
-) -> Result<Vec<(&'static str, u64)>, ProxyError> {
-    let names = attribute_names(type_name).ok_or_else(|| ProxyError::InvalidToxicType {
-        given: type_name.into(),
-    })?;
-    let obj = match attrs {
-        None => None,
-        Some(Value::Object(o)) => Some(o),
-        Some(v) => return Err(type_error(v, "Toxic", "attributes", "map")),
-    };
-    let mut out = Vec::with_capacity(names.len());
-    for &name in names {
-        let old = base.iter().find(|(k, _)| *k == name).map_or(0, |(_, v)| *v);
-        let value = match obj.and_then(|o| field(o, name)) {
-            None => old,
-            Some(Value::Number(n)) => match (n.as_u64(), n.as_i64()) {
-                (Some(v), _) => v,
-                (None, Some(neg)) => {
-                    return Err(ProxyError::InvalidAttribute {
-                        attribute: name.into(),
-                        detail: format!("{neg} is negative (use 0 or a positive integer)"),
-                    })
-                }
-                _ => {
-                    return Err(ProxyError::InvalidAttribute {
-                        attribute: name.into(),
-                        detail: format!("{n} is not an integer (use a whole number)"),
-                    })
-                }
-            },
-            Some(v) => {
-                return Err(ProxyError::InvalidAttribute {
-                    attribute: name.into(),
-                    detail: format!("expected an integer, got {}", kind_of(v)),
-                })
-            }
-        };
-        out.push((name, value));
-    }
-    Ok(out)
-}
-
-fn get(values: &[(&'static str, u64)], name: &str) -> u64 {
-    values
-        .iter()
-        .find(|(k, _)| *k == name)
-        .map_or(0, |(_, v)| *v)
-}
-
-fn spec_from(type_name: &str, v: &[(&'static str, u64)]) -> Result<ToxicSpec, ProxyError> {
-    let ms = |name| Duration::from_millis(get(v, name));
-    let spec = match type_name {
-        "latency" => ToxicSpec::Latency {
-            latency: ms("latency"),
-            jitter: ms("jitter"),
-        },
-        "bandwidth" => ToxicSpec::Bandwidth {
-            rate_kb_per_s: get(v, "rate"),
-        },
-        "slow_close" => ToxicSpec::SlowClose { delay: ms("delay") },
-        "timeout" => ToxicSpec::Timeout {
-            timeout: ms("timeout"),
-        },
-        "reset_peer" => ToxicSpec::ResetPeer {
-            timeout: ms("timeout"),
-        },
-        "slicer" => ToxicSpec::Slicer {
-            average_size: get(v, "average_size"),
-            size_variation: get(v, "size_variation"),
-            delay: Duration::from_micros(get(v, "delay")),
-        },
-        "limit_data" => ToxicSpec::LimitData {
-            bytes: get(v, "bytes"),
-        },
-        "noop" => ToxicSpec::Noop,
-        "corrupt" => {
-            let ppm = get(v, "probability_ppm");
-            if ppm > 1_000_000 {
-                return Err(ProxyError::InvalidAttribute {
-                    attribute: "probability_ppm".into(),
-                    detail: format!("{ppm} is above 1000000 (parts per million)"),
-                });
-            }
-            ToxicSpec::Corrupt {
-                probability: Toxicity::new(ppm as f64 / 1e6)?,
-            }
-        }
-        other => {
-            return Err(ProxyError::InvalidToxicType {
-                given: other.into(),
-            })
-        }
-    };
-    spec.validate()?;
-    Ok(spec)
-}
-
-/// A spec's attributes in wire units.
-pub(crate) fn attributes_of(spec: &ToxicSpec) -> Vec<(&'static str, u64)> {
-    let ms = |d: &Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-    match spec {
-        ToxicSpec::Latency { latency, jitter } => {
-            vec![("latency", ms(latency)), ("jitter", ms(jitter))]
-        }
-        ToxicSpec::Bandwidth { rate_kb_per_s } => vec![("rate", *rate_kb_per_s)],
-        ToxicSpec::SlowClose { delay } => vec![("delay", ms(delay))],
-        ToxicSpec::Timeout { timeout } | ToxicSpec::ResetPeer { timeout } => {
-            vec![("timeout", ms(timeout))]
-        }
-        ToxicSpec::Slicer {
-            average_size,
-            size_variation,
-            delay,
-        } => vec![
-            ("average_size", *average_size),
-            ("size_variation", *size_variation),
-            (
-                "delay",
-                u64::try_from(delay.as_micros()).unwrap_or(u64::MAX),
-            ),
-        ],
-        ToxicSpec::LimitData { bytes } => vec![("bytes", *bytes)],
-        ToxicSpec::Noop => vec![],
-        ToxicSpec::Corrupt { probability } => {
-            vec![("probability_ppm", (probability.get() * 1e6).round() as u64)]
-        }
-    }
-}
-
 /// `POST /proxies/{proxy}/toxics`, checked in Toxiproxy's order (body, stream, type, attributes).
 /// The name-conflict check (409) comes from the collection, before attributes in Toxiproxy;
 /// here attributes are checked first, which only matters when both are wrong.
@@ -342,9 +198,9 @@ pub(crate) fn merge_toxic(current: &ToxicConfig, obj: &Object) -> Result<ToxicCo
     })
 }
 
-/// Attributes serialised as a JSON object of integers, in the type's order.
+/// Attributes serialised as a JSON object, in the type's order.
 #[derive(Debug)]
-struct Attributes(Vec<(&'static str, u64)>);
+struct Attributes(Vec<(&'static str, Attr)>);
 
 impl Serialize for Attributes {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -412,6 +268,8 @@ impl From<&ProxyInfo> for WireProxy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::{HttpMatch, ToxicSpec};
+    use std::time::Duration;
 
     #[test]
     fn toxic_defaults_follow_toxiproxy() {
@@ -486,9 +344,44 @@ mod tests {
         let merged = merge_toxic(&current, &patch).unwrap();
         assert_eq!(
             attributes_of(&merged.spec),
-            vec![("latency", 10), ("jitter", 7)]
+            vec![("latency", Attr::Int(10)), ("jitter", Attr::Int(7))]
         );
         assert_eq!(merged.toxicity.get(), 0.5);
+    }
+
+    #[test]
+    fn http_toxics_take_string_attributes_with_defaults() {
+        let t = new_toxic(br#"{"type":"http_status","attributes":{"path_prefix":"/p"}}"#).unwrap();
+        assert_eq!(
+            t.spec,
+            ToxicSpec::HttpStatus {
+                status: 503,
+                body: String::new(),
+                matcher: HttpMatch {
+                    method: String::new(),
+                    path_prefix: "/p".into()
+                },
+            }
+        );
+        let patch = object(br#"{"attributes":{"method":"GET","status":404}}"#, "x").unwrap();
+        let merged = merge_toxic(&t, &patch).unwrap();
+        assert_eq!(
+            attributes_of(&merged.spec),
+            vec![
+                ("status", Attr::Int(404)),
+                ("body", Attr::Text(String::new())),
+                ("method", Attr::Text("GET".into())),
+                ("path_prefix", Attr::Text("/p".into())),
+            ]
+        );
+        for body in [
+            &br#"{"type":"http_status","attributes":{"status":70000}}"#[..],
+            br#"{"type":"http_status","attributes":{"status":100}}"#,
+            br#"{"type":"http_delay","attributes":{"method":["GET"]}}"#,
+        ] {
+            let err = new_toxic(body).unwrap_err();
+            assert_eq!(err.status(), 400, "{}", String::from_utf8_lossy(body));
+        }
     }
 
     #[test]

@@ -25,6 +25,10 @@
 //!   counter survives), [`ToxicPipe::close_on_removal`] (timeout: dropped bytes mean the stream can
 //!   no longer be trusted, so removing it closes the connection).
 //!
+//! The HTTP toxics (`http_status`, `http_delay`, `http_drop_response`) are not pipes: they
+//! need both directions of a connection, so the connection runs them in one HTTP layer
+//! (`http/`), at the socket edges, outside the chains. See `http/mod.rs`.
+//!
 //! Toxics never block and never sleep: time is passed in, which keeps them unit-testable
 //! without sockets or clocks, and means adding, updating or removing one never waits for I/O.
 //!
@@ -45,6 +49,7 @@ use super::spec::ToxicSpec;
 
 mod bandwidth;
 mod corrupt;
+pub(crate) mod http;
 mod latency;
 mod limit_data;
 mod noop;
@@ -137,6 +142,11 @@ pub(crate) fn build(spec: &ToxicSpec) -> Box<dyn ToxicPipe> {
         ToxicSpec::LimitData { bytes } => Box::new(limit_data::LimitData::new(*bytes)),
         ToxicSpec::Noop => Box::new(noop::Noop::default()),
         ToxicSpec::Corrupt { probability } => Box::new(corrupt::Corrupt::new(probability.get())),
+        // Never reached: the connection hands HTTP toxics to its HTTP layer
+        // (`toxics/http/`), not to a chain. A no-op keeps a chain's bytes intact regardless.
+        ToxicSpec::HttpStatus { .. }
+        | ToxicSpec::HttpDelay { .. }
+        | ToxicSpec::HttpDropResponse { .. } => Box::new(noop::Noop::default()),
     }
 }
 

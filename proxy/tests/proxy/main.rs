@@ -5,6 +5,8 @@
 mod api;
 mod bidir;
 mod compat;
+mod http_support;
+mod http_toxics;
 mod live;
 mod robustness;
 mod support;
