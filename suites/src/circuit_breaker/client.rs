@@ -78,11 +78,14 @@ impl OrderCaller for HttpCheckout {
 }
 
 /// The reference dependency's count: the charges of this run's orders in `payments`' ledger
-/// (a request that reached payments is a charge: the caller sends no idempotency key).
+/// (a request that reached payments is a charge: the caller sends no idempotency key), plus,
+/// [`with_proxy`](LedgerCount::with_proxy), the requests the fault proxy's HTTP toxics answered
+/// in payments' place (from its `/metrics`).
 #[derive(Debug, Clone)]
 pub struct LedgerCount {
     ledger: HttpLedger,
     prefix: String,
+    proxy: Option<(reqwest::Client, String, String)>,
 }
 
 impl LedgerCount {
@@ -91,16 +94,86 @@ impl LedgerCount {
         LedgerCount {
             ledger,
             prefix: prefix.into(),
+            proxy: None,
         }
     }
+
+    /// Also counts the requests that HTTP toxics of proxy `proxy` answered, read from the
+    /// proxy's API at `api` (`http://host:port`, its `/metrics`).
+    pub fn with_proxy(
+        mut self,
+        api: impl Into<String>,
+        proxy: impl Into<String>,
+    ) -> Result<Self, ClientError> {
+        let http = crate::http::client(std::time::Duration::from_secs(10), false)?;
+        let metrics = format!("{}/metrics", api.into().trim_end_matches('/'));
+        self.proxy = Some((http, metrics, proxy.into()));
+        Ok(self)
+    }
+}
+
+/// The sum of `shakedown_http_toxic_requests_total{action="answered"}` of proxy `proxy` in a
+/// Prometheus text page.
+fn answered_at_proxy(page: &str, proxy: &str) -> Result<u64, ClientError> {
+    let label = format!("proxy=\"{proxy}\"");
+    let mut total = 0;
+    for line in page.lines() {
+        let Some(rest) = line.strip_prefix("shakedown_http_toxic_requests_total{") else {
+            continue;
+        };
+        let Some((labels, value)) = rest.split_once("} ") else {
+            continue;
+        };
+        if !labels.split(',').any(|l| l == label) || !labels.contains("action=\"answered\"") {
+            continue;
+        }
+        total += value.trim().parse::<u64>().map_err(|e| {
+            ClientError::Failed(format!("bad counter in the proxy's metrics ({line}): {e}"))
+        })?;
+    }
+    Ok(total)
 }
 
 impl DependencyCount for LedgerCount {
     async fn reached(&self) -> Result<u64, ClientError> {
         let charges = self.ledger.charges().await?;
-        Ok(charges
+        let charged = charges
             .iter()
             .filter(|c| c.order_id.starts_with(&self.prefix))
-            .count() as u64)
+            .count() as u64;
+        let answered = match &self.proxy {
+            Some((http, metrics, proxy)) => {
+                let page = http.get(metrics).send().await?;
+                let status = page.status();
+                let text = page.text().await?;
+                if !status.is_success() {
+                    return Err(ClientError::Failed(format!("proxy metrics: HTTP {status}")));
+                }
+                answered_at_proxy(&text, proxy)?
+            }
+            None => 0,
+        };
+        Ok(charged + answered)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_proxys_answered_requests_are_summed() {
+        let page = "\
+# TYPE shakedown_http_toxic_requests_total counter
+shakedown_http_toxic_requests_total{action=\"answered\",proxy=\"payments\",toxic=\"a\"} 7
+shakedown_http_toxic_requests_total{action=\"answered\",proxy=\"payments\",toxic=\"b\"} 2
+shakedown_http_toxic_requests_total{action=\"delayed\",proxy=\"payments\",toxic=\"c\"} 5
+shakedown_http_toxic_requests_total{action=\"answered\",proxy=\"payments-2\",toxic=\"a\"} 4
+shakedown_http_requests_total{proxy=\"payments\"} 30
+";
+        assert_eq!(answered_at_proxy(page, "payments").unwrap(), 9);
+        assert_eq!(answered_at_proxy(page, "other").unwrap(), 0);
+        let bad = "shakedown_http_toxic_requests_total{action=\"answered\",proxy=\"p\"} x";
+        assert!(answered_at_proxy(bad, "p").is_err());
     }
 }

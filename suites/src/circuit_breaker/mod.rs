@@ -4,10 +4,11 @@
 //!
 //! - Faults (back to back, on the real wire through a [`ProxyNode`](shakedown_fixtures::ProxyNode)
 //!   between the two containers): replies far slower than a sane timeout (`latency` 2 s), then
-//!   the proxy disabled (connection refused); then healed (recovered).
+//!   every request answered `503` by the proxy (`http_status`, never forwarded), then the proxy
+//!   disabled (connection refused); then healed (recovered).
 //! - Workload: open-loop traffic of seeded fake orders (one call every 50 ms: a healthy phase,
-//!   each outage phase, the recovered phase), the dependency's request count read at each
-//!   boundary.
+//!   each outage phase, the recovered phase), the dependency's request count (payments' ledger, plus
+//!   the requests the proxy answered with `503`) read at each boundary.
 //! - Checker: [`BreakerChecker`] — calls that reached the dependency while it was down (its
 //!   count), p99 latency during the outage, time to open, whether the calls are served again
 //!   after recovery, answers by fallback.
@@ -35,5 +36,5 @@ pub use checker::{BreakerChecker, BreakerOp, BreakerValue, ANOMALIES};
 pub use client::{
     CallAnswer, ClientError, DependencyCount, HttpCheckout, LedgerCount, OrderCaller, Outcome,
 };
-pub use suite::{reference, SUITE};
-pub use workload::{orders, phases, run_against, Options, PhaseFault};
+pub use suite::{reference, reference_count, SUITE};
+pub use workload::{orders, phases, run_against, Options, PhaseFault, FAILING_TOXIC};

@@ -4,7 +4,7 @@ use shakedown_fixtures::POSTGRES_IMAGE;
 
 use super::workload::SUITE as NAME;
 use super::{run_against, BreakerOp, BreakerValue, HttpCheckout, LedgerCount, Options};
-use crate::partial_failure::Dependency;
+use crate::partial_failure::{Dependency, PAYMENTS_LINK};
 use crate::reference::{Launcher, Mode, ServiceLaunch};
 use crate::{ReferenceService, Suite};
 
@@ -28,6 +28,19 @@ pub const SUITE: Suite = Suite {
         })
     },
 };
+
+/// The reference dependency's count for the run labelled `label`: payments' ledger and the
+/// requests the proxy answered in its place.
+pub async fn reference_count(dep: &Dependency, label: &str) -> Result<LedgerCount, SuiteError> {
+    let api = dep
+        .proxy
+        .api_url()
+        .await
+        .map_err(|e| SuiteError::new(NAME, "find the proxy's API", e))?;
+    LedgerCount::new(dep.ledger()?, format!("{label}-"))
+        .with_proxy(api, PAYMENTS_LINK)
+        .map_err(|e| SuiteError::new(NAME, "build the HTTP client", e))
+}
 
 /// Runs the suite against the bundled `checkout` (in `options.run.variant`) and `payments`,
 /// with the fault proxy between them.
@@ -61,7 +74,7 @@ pub async fn reference(
             .await?;
         let client = HttpCheckout::new(checkout.url.clone())
             .map_err(|e| SuiteError::new(NAME, "build the HTTP client", e))?;
-        let count = LedgerCount::new(dep.ledger()?, format!("{}-", options.label));
+        let count = reference_count(&dep, &options.label).await?;
         let run = run_against(&client, &count, dep.wire(), options).await;
         drop(checkout);
         run

@@ -64,13 +64,19 @@ pub enum PhaseFault {
 }
 
 /// The outage phases, in order and back to back (the dependency is down from the first one's
-/// start to the last one's end): slow replies, then refused connections.
+/// start to the last one's end): slow replies, then every request answered `503` by the proxy
+/// (never forwarded), then refused connections.
 pub fn phases(options: &Options) -> Vec<PhaseFault> {
     vec![
         PhaseFault::Toxic(Toxic::latency(options.slow_reply).named("dependency_slow")),
+        PhaseFault::Toxic(Toxic::http_status(503).named(FAILING_TOXIC)),
         PhaseFault::Disabled,
     ]
 }
+
+/// The name of the toxic answering `503` in the failing phase (its requests are counted at the
+/// proxy: [`LedgerCount::with_proxy`](super::LedgerCount::with_proxy)).
+pub const FAILING_TOXIC: &str = "dependency_503";
 
 /// The orders a run with these options places: the healthy phase's, each outage phase's, then
 /// the recovered phase's.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use shakedown::report::Report;
 use shakedown::{RunOptions, Variant};
 use shakedown_suites::circuit_breaker::{
-    reference, run_against, BreakerCaller, BreakerPolicy, Counts, LedgerCount, Options,
+    reference, reference_count, run_against, BreakerCaller, BreakerPolicy, Counts, Options,
 };
 use shakedown_suites::partial_failure::Dependency;
 
@@ -82,6 +82,17 @@ fn variations() -> Vec<Variation> {
             caught: &["dependency_called_while_down", "slow_answers_while_down"],
         },
         Variation {
+            name: "ignores_5xx",
+            policy: BreakerPolicy {
+                counts: Counts {
+                    server_errors: false,
+                    ..Counts::ALL
+                },
+                ..h
+            },
+            caught: &["dependency_called_while_down"],
+        },
+        Variation {
             // Polly-style: open after 5 consecutive failures, one probe: correct, differently.
             name: "consecutive_failures",
             policy: BreakerPolicy {
@@ -114,7 +125,7 @@ async fn every_buggy_breaker_is_caught_and_a_different_correct_one_passes() -> a
                 ..base.clone()
             };
             let caller = BreakerCaller::new(&payments, v.policy)?;
-            let count = LedgerCount::new(dep.ledger()?, format!("{}-", v.name));
+            let count = reference_count(&dep, v.name).await?;
             let run = run_against(&caller, &count, dep.wire(), &o).await?;
             if v.caught.is_empty() {
                 assert_handled(&run.report);
