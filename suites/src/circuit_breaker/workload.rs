@@ -179,9 +179,9 @@ where
 }
 
 /// Runs the circuit-breaker workload: open-loop traffic (one call every `interval`), a healthy
-/// phase, the outage phases of [`phases`] back to back, then the recovered phase; the
-/// dependency's count of requests is read before and after every phase. Then judges it with
-/// [`BreakerChecker`].
+/// phase, the outage phases of [`phases`] back to back, then the recovered phase, each ending
+/// once its calls are answered; the dependency's count of requests is read before and after
+/// every phase. Then judges it with [`BreakerChecker`].
 ///
 /// ```no_run
 /// # async fn demo(checkout: shakedown_suites::circuit_breaker::HttpCheckout, count: shakedown_suites::circuit_breaker::LedgerCount, proxy: shakedown_fixtures::ProxyNode) -> Result<(), shakedown::SuiteError> {
@@ -205,7 +205,12 @@ pub async fn run_against<S: OrderCaller, D: DependencyCount>(
     let mut guard: Option<FaultGuard<'_>> = None;
     let mut process = 0;
     for (phase, batch) in batches.iter().enumerate() {
-        drive(&mut inflight, sample(&run, dependency)).await??;
+        // A phase ends once its calls are answered, so every phase starts at the same place in
+        // the history on every run (the report's fault positions are exact).
+        while let Some(done) = inflight.next().await {
+            done?;
+        }
+        sample(&run, dependency).await?;
         if let Some(g) = guard.take() {
             drive(&mut inflight, g.heal()).await??;
         }
