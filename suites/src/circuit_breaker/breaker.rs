@@ -295,7 +295,10 @@ mod tests {
         }
         assert!(call(&mut b, t + ms(5), CallEnd::ServerError));
         assert_eq!(b.state(), BreakerState::Open);
-        assert!(!call(&mut b, t + ms(900), CallEnd::Timeout), "open: rejected");
+        assert!(
+            !call(&mut b, t + ms(900), CallEnd::Timeout),
+            "open: rejected"
+        );
         // Half-open: three probes, no more while they are out.
         let now = t + ms(1005);
         let probes: Vec<Permit> = (0..3).filter_map(|_| b.acquire(now)).collect();
@@ -317,7 +320,11 @@ mod tests {
         }
         assert_eq!(b.state(), BreakerState::Open);
         b.record(late, CallEnd::Success { took: ms(1) }, t + ms(10));
-        assert_eq!(b.state(), BreakerState::Open, "a call from before the transition");
+        assert_eq!(
+            b.state(),
+            BreakerState::Open,
+            "a call from before the transition"
+        );
         assert!(call(&mut b, t + ms(1000), CallEnd::ConnectionError));
         assert_eq!(b.state(), BreakerState::Open, "the probe failed");
         assert!(!call(&mut b, t + ms(1500), CallEnd::Timeout));
@@ -328,7 +335,11 @@ mod tests {
         let t = Instant::now();
         let mut b = Breaker::new(BreakerPolicy::naive());
         for i in 0..500 {
-            let end = [CallEnd::Timeout, CallEnd::ServerError, CallEnd::ConnectionError][i % 3];
+            let end = [
+                CallEnd::Timeout,
+                CallEnd::ServerError,
+                CallEnd::ConnectionError,
+            ][i % 3];
             assert!(call(&mut b, t, end));
         }
         assert_eq!(b.state(), BreakerState::Closed);

@@ -5,7 +5,9 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::{Breaker, BreakerPolicy, BreakerState, CallAnswer, CallEnd, ClientError, OrderCaller, Outcome};
+use super::{
+    Breaker, BreakerPolicy, BreakerState, CallAnswer, CallEnd, ClientError, OrderCaller, Outcome,
+};
 use crate::partial_failure::Order;
 
 /// Charges each order at `payments` (`POST /charges`, a fresh connection per call so each one
@@ -80,7 +82,11 @@ impl BreakerCaller {
 impl OrderCaller for BreakerCaller {
     async fn place(&self, order: &Order) -> Result<CallAnswer, ClientError> {
         let fallback = self.breaker().policy().fallback;
-        let unpaid = if fallback { Outcome::Fallback } else { Outcome::Failed };
+        let unpaid = if fallback {
+            Outcome::Fallback
+        } else {
+            Outcome::Failed
+        };
         let Some(permit) = self.breaker().acquire(Instant::now()) else {
             return Ok(CallAnswer {
                 outcome: unpaid,

@@ -137,7 +137,9 @@ impl BreakerChecker {
         let n = calls.iter().filter(|c| window.covers(c.start())).count() as u64;
         let reached = match (
             reached_before(history, window.injected_at_op),
-            window.healed_at_op.and_then(|at| reached_before(history, at)),
+            window
+                .healed_at_op
+                .and_then(|at| reached_before(history, at)),
         ) {
             (Some(a), Some(b)) => Some(b.saturating_sub(a)),
             _ => None,
@@ -151,7 +153,11 @@ impl Checker<BreakerOp, BreakerValue> for BreakerChecker {
         "circuit_breaker"
     }
 
-    fn check(&self, history: &History<BreakerOp, BreakerValue>, timeline: &Timeline) -> CheckResult {
+    fn check(
+        &self,
+        history: &History<BreakerOp, BreakerValue>,
+        timeline: &Timeline,
+    ) -> CheckResult {
         let mut b = CheckResult::builder(self.name());
         let windows = timeline.windows();
         let calls: Vec<_> = history
@@ -218,7 +224,10 @@ impl Checker<BreakerOp, BreakerValue> for BreakerChecker {
         }
         b.anomaly("dependency_called_while_down", hammered)
             .anomaly("slow_answers_while_down", slow)
-            .anomaly("slow_to_open", u64::from(opened.is_none_or(|t| t > self.open_within)))
+            .anomaly(
+                "slow_to_open",
+                u64::from(opened.is_none_or(|t| t > self.open_within)),
+            )
             .anomaly("not_closed_after_recovery", u64::from(stuck > 0))
             .anomaly("unserved_while_healthy", unserved_healthy)
             .counted("phase.healthy.calls", healthy.len() as u64)
@@ -269,8 +278,10 @@ mod tests {
                     answer,
                 };
                 let done = Some(CallAnswer { outcome, called });
-                self.entries.push((start, Entry::Invoke(self.process, v(None))));
-                self.entries.push((start + took, Entry::Complete(self.process, v(done))));
+                self.entries
+                    .push((start, Entry::Invoke(self.process, v(None))));
+                self.entries
+                    .push((start + took, Entry::Complete(self.process, v(done))));
                 self.reached += u64::from(called);
             }
         }
@@ -280,7 +291,8 @@ mod tests {
         }
 
         fn fault(&mut self, at: u64, id: u64, action: FaultAction, fault: &Fault) {
-            self.entries.push((at, Entry::Fault(id, action, fault.clone())));
+            self.entries
+                .push((at, Entry::Fault(id, action, fault.clone())));
         }
 
         fn build(mut self) -> (History<BreakerOp, BreakerValue>, Timeline) {
@@ -309,7 +321,12 @@ mod tests {
             (h, Timeline::from_events(events))
         }
 
-        fn run(healthy: Behaviour, slow: Behaviour, down: Behaviour, recovered: Behaviour) -> CheckResult {
+        fn run(
+            healthy: Behaviour,
+            slow: Behaviour,
+            down: Behaviour,
+            recovered: Behaviour,
+        ) -> CheckResult {
             let mut s = Script::default();
             let slow_fault = Fault::ProxyToxic {
                 link: "payments".into(),
@@ -380,7 +397,9 @@ mod tests {
     #[test]
     fn a_caller_that_never_trips_hammers_the_dead_dependency_and_hangs() {
         // Every call reaches the dependency and waits for the slow reply; refused ones fail.
-        let r = Script::run(charged, |_| (2000, Outcome::Charged, true), |_| (2, Outcome::Failed, true), charged);
+        let hangs = |_| (2000, Outcome::Charged, true);
+        let refused = |_| (2, Outcome::Failed, true);
+        let r = Script::run(charged, hangs, refused, charged);
         assert_eq!(r.anomaly("dependency_called_while_down"), Some(2), "{r:?}");
         assert_eq!(r.anomaly("slow_answers_while_down"), Some(1));
         assert_eq!(r.anomaly("slow_to_open"), Some(1));
@@ -395,10 +414,22 @@ mod tests {
         assert_eq!(r.anomaly("not_closed_after_recovery"), Some(1), "{r:?}");
         assert_eq!(r.anomaly("dependency_called_while_down"), Some(0));
         // Calls before the grace (2 s = 40 calls) may still be refused; after it, none.
-        let late = |i| if i < 45 { (1, Outcome::Fallback, false) } else { charged(i) };
+        let late = |i| {
+            if i < 45 {
+                (1, Outcome::Fallback, false)
+            } else {
+                charged(i)
+            }
+        };
         let r = Script::run(charged, opens, probing, late);
         assert_eq!(r.anomaly("not_closed_after_recovery"), Some(1));
-        let in_time = |i| if i < 40 { (1, Outcome::Fallback, false) } else { charged(i) };
+        let in_time = |i| {
+            if i < 40 {
+                (1, Outcome::Fallback, false)
+            } else {
+                charged(i)
+            }
+        };
         let r = Script::run(charged, opens, probing, in_time);
         assert_eq!(r.anomaly("not_closed_after_recovery"), Some(0));
     }
@@ -406,18 +437,32 @@ mod tests {
     #[test]
     fn a_breaker_designed_differently_passes_and_one_that_floods_or_never_opens_does_not() {
         // Polly-style: nine consecutive failures before it opens, still within the allowance.
-        let nine = |i| if i < 9 { (250, Outcome::Failed, true) } else { (1, Outcome::Failed, false) };
+        let nine = |i| match i {
+            0..9 => (250, Outcome::Failed, true),
+            _ => (1, Outcome::Failed, false),
+        };
         let r = Script::run(charged, nine, probing, recovers);
         assert_eq!(r.validity, Validity::Valid, "{r:?}");
-        assert_eq!(r.counted["outage.answered_by_fallback"], 20, "the refused phase only");
-        let floods = |i: usize| if i % 2 == 0 { (3, Outcome::Fallback, true) } else { (1, Outcome::Fallback, false) };
+        assert_eq!(
+            r.counted["outage.answered_by_fallback"], 20,
+            "the refused phase only"
+        );
+        let floods = |i: usize| (3, Outcome::Fallback, i.is_multiple_of(2));
         let r = Script::run(charged, opens, floods, recovers);
-        assert_eq!(r.anomaly("dependency_called_while_down"), Some(1), "10 of 20 > 6 probes");
+        assert_eq!(
+            r.anomaly("dependency_called_while_down"),
+            Some(1),
+            "10 of 20 > 6 probes"
+        );
         let never_fast = |_| (250, Outcome::Fallback, true);
         let r = Script::run(charged, never_fast, never_fast, recovers);
         assert_eq!(r.anomaly("slow_to_open"), Some(1));
         assert_eq!(r.anomaly("dependency_called_while_down"), Some(2));
-        assert_eq!(r.anomaly("slow_answers_while_down"), Some(0), "fast failures are not slow");
+        assert_eq!(
+            r.anomaly("slow_answers_while_down"),
+            Some(0),
+            "fast failures are not slow"
+        );
         let r = Script::run(|_| (1, Outcome::Failed, true), opens, probing, recovers);
         assert_eq!(r.anomaly("unserved_while_healthy"), Some(20));
     }

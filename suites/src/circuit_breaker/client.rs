@@ -2,8 +2,8 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::ClientError;
 use crate::partial_failure::{json_body, HttpLedger, Order, PaymentsLedger};
+pub use crate::ClientError;
 
 /// What the caller told the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

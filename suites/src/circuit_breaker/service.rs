@@ -4,34 +4,20 @@
 //!
 //! - `POST /orders` [`Order`](crate::partial_failure::Order) → the [`CallAnswer`](super::CallAnswer).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use clap::Parser;
 
 use super::{BreakerCaller, BreakerPolicy, OrderCaller};
-use crate::partial_failure::Order;
+use crate::partial_failure::{CallerArgs, Order};
 use crate::reference::kit::{self, Mode};
-
-#[derive(Debug, Parser)]
-#[command(name = "shakedown reference checkout")]
-struct Args {
-    #[arg(long, value_enum)]
-    variant: Mode,
-    /// Base URL of `payments` (through the proxy).
-    #[arg(long)]
-    payments: String,
-    #[arg(long, default_value = "0.0.0.0:8080")]
-    listen: SocketAddr,
-}
 
 /// Parses the arguments and serves until the process is stopped.
 pub async fn serve(args: Vec<String>) -> Result<(), String> {
-    let args: Args = kit::parse_args("checkout", args)?;
+    let args: CallerArgs = kit::parse_args("checkout", args)?;
     let policy = match args.variant {
         Mode::Naive => BreakerPolicy::naive(),
         Mode::Hardened => BreakerPolicy::hardened(),

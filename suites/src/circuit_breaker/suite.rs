@@ -5,7 +5,7 @@ use shakedown_fixtures::POSTGRES_IMAGE;
 use super::workload::SUITE as NAME;
 use super::{run_against, BreakerOp, BreakerValue, HttpCheckout, LedgerCount, Options};
 use crate::partial_failure::{Dependency, PAYMENTS_LINK};
-use crate::reference::{Launcher, Mode, ServiceLaunch};
+use crate::reference::{Launcher, Mode};
 use crate::{ReferenceService, Suite};
 
 /// The circuit-breaker suite's declaration. Its dependency, `payments`, is
@@ -63,15 +63,10 @@ pub async fn reference(
     let mode = Mode::of(NAME, options.run.variant)?;
     let dep = Dependency::start_for(NAME, &options.run, launcher).await?;
     let result = async {
-        options.run.progress(format!("starting the {mode} checkout service"));
-        let checkout = launcher
-            .launch(
-                NAME,
-                dep.pg.topology(),
-                ServiceLaunch::new("checkout", "checkout", mode)
-                    .arg(format!("--payments={}", dep.through_proxy_internal())),
-            )
-            .await?;
+        options
+            .run
+            .progress(format!("starting the {mode} checkout service"));
+        let checkout = dep.launch_caller(NAME, launcher, "checkout", mode).await?;
         let client = HttpCheckout::new(checkout.url.clone())
             .map_err(|e| SuiteError::new(NAME, "build the HTTP client", e))?;
         let count = reference_count(&dep, &options.label).await?;
@@ -80,9 +75,5 @@ pub async fn reference(
         run
     }
     .await;
-    // The run's outcome first; a failed cleanup is an error of its own.
-    let shutdown = dep.shutdown().await;
-    let run = result?;
-    shutdown?;
-    Ok(run)
+    dep.finish(result).await
 }

@@ -142,7 +142,10 @@ async fn sample<D: DependencyCount>(run: &BreakerRun, dependency: &D) -> Result<
 }
 
 /// Awaits `fut` while the calls in flight go on (and are recorded as they end).
-async fn drive<C, T>(inflight: &mut FuturesUnordered<C>, fut: impl Future<Output = T>) -> Result<T, SuiteError>
+async fn drive<C, T>(
+    inflight: &mut FuturesUnordered<C>,
+    fut: impl Future<Output = T>,
+) -> Result<T, SuiteError>
 where
     C: Future<Output = Result<(), SuiteError>>,
 {
@@ -173,7 +176,11 @@ where
         }
         PhaseFault::Disabled => {
             run.progress("phase: dependency refusing connections");
-            drive(inflight, run.inject(ProxyDisabled::new(wire.proxy, wire.link))).await?
+            drive(
+                inflight,
+                run.inject(ProxyDisabled::new(wire.proxy, wire.link)),
+            )
+            .await?
         }
     }
 }

@@ -36,6 +36,7 @@ pub use client::{
     OrderService, OrderStatus, PaymentsLedger,
 };
 pub(crate) use client::json_body;
+pub(crate) use orders_service::CallerArgs;
 pub use payments_call::{checksum, BODY_CHECKSUM, IDEMPOTENCY_KEY};
 pub use suite::{reference, Dependency, PAYMENTS_LINK, PAYMENTS_PROXY_PORT, SUITE};
 pub use workload::{orders, phases, run_against, Options, Wire, SCHEMA};

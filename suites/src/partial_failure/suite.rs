@@ -142,6 +142,29 @@ impl Dependency {
         }
     }
 
+    /// Starts the reference caller `service` (node of the same name) in `mode`, for suite
+    /// `suite`, with `--payments` through the proxy.
+    pub async fn launch_caller(
+        &self,
+        suite: &'static str,
+        launcher: &Launcher,
+        service: &'static str,
+        mode: Mode,
+    ) -> Result<Launched, SuiteError> {
+        let spec = ServiceLaunch::new(service, service, mode)
+            .arg(format!("--payments={}", self.through_proxy_internal()));
+        launcher.launch(suite, self.pg.topology(), spec).await
+    }
+
+    /// Removes every container, then answers `outcome`, the run's: its error first, a failed
+    /// cleanup an error of its own.
+    pub async fn finish<T>(self, outcome: Result<T, SuiteError>) -> Result<T, SuiteError> {
+        let shutdown = self.shutdown().await;
+        let value = outcome?;
+        shutdown?;
+        Ok(value)
+    }
+
     /// Removes every container (a failed removal is an error).
     pub async fn shutdown(self) -> Result<(), SuiteError> {
         let Dependency { pg, payments, proxy } = self;
@@ -175,14 +198,7 @@ pub async fn reference(
     let dep = Dependency::start(options, launcher).await?;
     let result = async {
         options.run.progress(format!("starting the {mode} orders service"));
-        let orders = launcher
-            .launch(
-                NAME,
-                dep.pg.topology(),
-                ServiceLaunch::new("orders", "orders", mode)
-                    .arg(format!("--payments={}", dep.through_proxy_internal())),
-            )
-            .await?;
+        let orders = dep.launch_caller(NAME, launcher, "orders", mode).await?;
         let client = HttpOrders::new(orders.url.clone())
             .map_err(|e| SuiteError::new(NAME, "build the HTTP client", e))?;
         let run = run_against(&client, &dep.ledger()?, dep.wire(), options).await;
@@ -190,9 +206,5 @@ pub async fn reference(
         run
     }
     .await;
-    // The run's outcome first; a failed cleanup is an error of its own.
-    let shutdown = dep.shutdown().await;
-    let run = result?;
-    shutdown?;
-    Ok(run)
+    dep.finish(result).await
 }
