@@ -24,6 +24,7 @@ fn list_names_every_suite() {
         "clock_skew",
         "timezone",
         "inconsistent_reads",
+        "circuit_breaker",
     ] {
         assert!(out.contains(suite), "{suite} missing from:\n{out}");
     }
