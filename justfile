@@ -52,6 +52,7 @@ bench-proxy:
 # Formatting, lints and doc tests, as CI runs them.
 check:
     cargo fmt --all -- --check
+    rustfmt --edition 2021 --check suites/src/*/*.rs
     cargo clippy --workspace --all-targets -- -D warnings
     cargo test --workspace --doc
 

@@ -25,6 +25,7 @@ fn list_names_every_suite() {
         "timezone",
         "inconsistent_reads",
         "shared_database",
+        "circuit_breaker",
     ] {
         assert!(out.contains(suite), "{suite} missing from:\n{out}");
     }

@@ -10,6 +10,7 @@
 //! | [`partial_failure`] | partial failure: lost replies, resets, corrupt and slow replies; double charges and lies |
 //! | [`inconsistent_reads`] | inconsistent reads: replicas at different lags behind a balancer, reads going back and forth |
 //! | [`shared_database`] | shared database: one service's migration, scans and connections stalling and failing the other |
+//! | [`circuit_breaker`] | circuit breaker not triggering: a slow, then refusing dependency called while down, users kept waiting, no recovery |
 //!
 //! Every suite module has the same shape: a client trait for the system under test, an HTTP
 //! client of the reference service, `Options` (workload and [`shakedown::RunOptions`]),
@@ -51,6 +52,7 @@ suites!(
     partial_failure,
     inconsistent_reads,
     shared_database,
+    circuit_breaker,
 );
 
 /// Reference services that belong to no suite (probes for the harness's own tests and

@@ -257,12 +257,19 @@ mod tests {
         assert_eq!(r.anomaly("fresh_token_rejected"), Some(2));
         assert_eq!(r.anomaly("expired_token_accepted"), Some(1));
         // A reported skew far from the truth is no report: a note, not an anomaly.
-        assert!(r.notes[0].contains("ahead") && r.notes[0].contains("behind"), "{:?}", r.notes);
+        assert!(
+            r.notes[0].contains("ahead") && r.notes[0].contains("behind"),
+            "{:?}",
+            r.notes
+        );
         assert_eq!(r.counted["step.ahead.fresh_rejected"], 2);
         assert_eq!(r.counted["step.behind.expired_accepted"], 1);
         assert_eq!(r.counted["step.behind.skew_reported"], 0);
         // Each wrong answer is an example: the probe's call, invoke and completion.
-        assert_eq!(r.examples["fresh_token_rejected"], vec![vec![0, 1], vec![2, 3]]);
+        assert_eq!(
+            r.examples["fresh_token_rejected"],
+            vec![vec![0, 1], vec![2, 3]]
+        );
         assert_eq!(r.examples["expired_token_accepted"], vec![vec![4, 5]]);
         assert_eq!(
             r.sentence("expired_token_accepted").as_deref(),
@@ -273,8 +280,22 @@ mod tests {
     #[test]
     fn refusing_fresh_tokens_beyond_the_tolerated_skew_is_fair() {
         let mut h = History::new();
-        probe(&mut h, TokenOp::Fresh, "far", 1_200_000, false, Some(1_200_000));
-        probe(&mut h, TokenOp::Expired, "far", 1_200_000, true, Some(1_200_000));
+        probe(
+            &mut h,
+            TokenOp::Fresh,
+            "far",
+            1_200_000,
+            false,
+            Some(1_200_000),
+        );
+        probe(
+            &mut h,
+            TokenOp::Expired,
+            "far",
+            1_200_000,
+            true,
+            Some(1_200_000),
+        );
         let r = TokenChecker::default().check(&h, &Timeline::default());
         assert_eq!(r.anomaly("fresh_token_rejected"), Some(0));
         assert_eq!(r.counted["fresh_rejected_beyond_tolerance"], 1);

@@ -307,7 +307,12 @@ async fn resource(State(api): State<Arc<Api>>, headers: HeaderMap) -> Response {
             Json(serde_json::json!({ "sub": c.sub })),
         )
             .into_response(),
-        Err(e) => (StatusCode::UNAUTHORIZED, with_headers(report), e.to_string()).into_response(),
+        Err(e) => (
+            StatusCode::UNAUTHORIZED,
+            with_headers(report),
+            e.to_string(),
+        )
+            .into_response(),
     }
 }
 
@@ -333,8 +338,14 @@ async fn introspect(api: &Api, token: &str) -> Response {
         .send()
         .await;
     match resp {
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("introspection: {e}")).into_response(),
-        Ok(r) if r.status().is_success() => Json(serde_json::json!({ "active": true })).into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("introspection: {e}"),
+        )
+            .into_response(),
+        Ok(r) if r.status().is_success() => {
+            Json(serde_json::json!({ "active": true })).into_response()
+        }
         Ok(r) if r.status() == reqwest::StatusCode::UNAUTHORIZED => {
             let why = r.text().await.unwrap_or_default();
             (StatusCode::UNAUTHORIZED, why).into_response()

@@ -3,8 +3,8 @@ use std::time::Duration;
 use fake::faker::internet::en::Username;
 use fake::Fake;
 use rand_chacha::ChaCha8Rng;
-use shakedown::fault::nemeses::{JumpClock, OffsetClock};
 use shakedown::checker::AvailabilityChecker;
+use shakedown::fault::nemeses::{JumpClock, OffsetClock};
 use shakedown::history::Done;
 use shakedown::{ClockOffset, Node, Run, RunOptions, SuiteError, SuiteRun};
 

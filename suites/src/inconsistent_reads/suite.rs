@@ -12,7 +12,8 @@ use crate::{ReferenceService, Suite};
 /// The inconsistent-reads suite's declaration.
 pub const SUITE: Suite = Suite {
     name: NAME,
-    about: "inconsistent reads: replicas at different lags behind a balancer; reads go back and forth",
+    about:
+        "inconsistent reads: replicas at different lags behind a balancer; reads go back and forth",
     images: &[POSTGRES_IMAGE, HAPROXY_IMAGE, RUNTIME],
     services: &[ReferenceService {
         name: "profile-pages",

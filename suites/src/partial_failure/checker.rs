@@ -83,7 +83,11 @@ impl Checker<PaymentOp, PaymentValue> for PartialFailureChecker {
         "partial_failure"
     }
 
-    fn check(&self, history: &History<PaymentOp, PaymentValue>, _timeline: &Timeline) -> CheckResult {
+    fn check(
+        &self,
+        history: &History<PaymentOp, PaymentValue>,
+        _timeline: &Timeline,
+    ) -> CheckResult {
         let mut b = CheckResult::builder(self.name());
         let records = match last_ok(history, PaymentOp::Believed) {
             Some(PaymentValue::Believed { records }) => records,
@@ -117,7 +121,10 @@ impl Checker<PaymentOp, PaymentValue> for PartialFailureChecker {
         let mut statuses: BTreeMap<OrderStatus, u64> = BTreeMap::new();
         for r in records {
             *statuses.entry(r.status).or_default() += 1;
-            let taken = by_order.get(r.order_id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+            let taken = by_order
+                .get(r.order_id.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
             match r.status {
                 OrderStatus::Failed if !taken.is_empty() => lies += 1,
                 OrderStatus::Pending => pending += 1,
@@ -142,7 +149,10 @@ impl Checker<PaymentOp, PaymentValue> for PartialFailureChecker {
         let mut calls_of: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
         for op in history.ops() {
             if let PaymentValue::Place { order, .. } = &op.value {
-                calls_of.entry(order.id.as_str()).or_default().push(op.index);
+                calls_of
+                    .entry(order.id.as_str())
+                    .or_default()
+                    .push(op.index);
             }
         }
         let show = |b: CheckResultBuilder, class: &str, order: &str| match calls_of.get(order) {
@@ -263,7 +273,12 @@ mod tests {
         }
     }
 
-    fn done(h: &mut History<PaymentOp, PaymentValue>, f: PaymentOp, v: PaymentValue, out: PaymentValue) {
+    fn done(
+        h: &mut History<PaymentOp, PaymentValue>,
+        f: PaymentOp,
+        v: PaymentValue,
+        out: PaymentValue,
+    ) {
         build::invoke(h, 0, f, v);
         build::ok(h, 0, out);
     }
@@ -282,9 +297,19 @@ mod tests {
             done(&mut h, PaymentOp::Place, v.clone(), v);
         }
         let empty = PaymentValue::Believed { records: vec![] };
-        done(&mut h, PaymentOp::Believed, empty, PaymentValue::Believed { records });
+        done(
+            &mut h,
+            PaymentOp::Believed,
+            empty,
+            PaymentValue::Believed { records },
+        );
         let empty = PaymentValue::Ledger { charges: vec![] };
-        done(&mut h, PaymentOp::Ledger, empty, PaymentValue::Ledger { charges });
+        done(
+            &mut h,
+            PaymentOp::Ledger,
+            empty,
+            PaymentValue::Ledger { charges },
+        );
         h
     }
 
@@ -310,7 +335,12 @@ mod tests {
         let h = history(
             &["a"],
             vec![status("a", OrderStatus::Failed)],
-            vec![charge(1, "a"), charge(2, "a"), charge(3, "a"), charge(4, "x")],
+            vec![
+                charge(1, "a"),
+                charge(2, "a"),
+                charge(3, "a"),
+                charge(4, "x"),
+            ],
         );
         let r = check(&h);
         assert_eq!(r.anomaly("duplicate_charge"), Some(2));
@@ -319,7 +349,11 @@ mod tests {
         assert_eq!(r.validity, Validity::Invalid);
         // The order's own calls show the duplicate and the lie.
         let calls = &r.examples["duplicate_charge"];
-        assert_eq!(calls.len(), 1, "one order charged more than once: {calls:?}");
+        assert_eq!(
+            calls.len(),
+            1,
+            "one order charged more than once: {calls:?}"
+        );
         assert_eq!(r.examples["failed_but_charged"], *calls);
         assert_eq!(
             r.sentence("failed_but_charged").as_deref(),
@@ -335,7 +369,12 @@ mod tests {
         receipt.charge.as_mut().unwrap().receipt.push('!');
         let h = history(
             &["a", "b", "c", "d"],
-            vec![amount, receipt, charged("c", 9), status("d", OrderStatus::Pending)],
+            vec![
+                amount,
+                receipt,
+                charged("c", 9),
+                status("d", OrderStatus::Pending),
+            ],
             vec![charge(1, "a"), charge(2, "b")],
         );
         let r = check(&h);

@@ -81,7 +81,8 @@ pub fn receipt_for(charge_id: i64, order_id: &str, amount_cents: i64) -> String 
 /// dependency for each order.
 pub trait OrderService: Send + Sync {
     /// Places `order`: charges it and answers what the caller now believes.
-    fn place(&self, order: &Order) -> impl Future<Output = Result<OrderRecord, ClientError>> + Send;
+    fn place(&self, order: &Order)
+        -> impl Future<Output = Result<OrderRecord, ClientError>> + Send;
     /// Resolves what it can of the orders left [`OrderStatus::Pending`] (asks the dependency;
     /// a caller without that notion does nothing).
     fn reconcile(&self) -> impl Future<Output = Result<(), ClientError>> + Send;
@@ -158,18 +159,28 @@ impl OrderService for HttpOrders {
             .post(format!("{}/reconcile", self.base))
             .send()
             .await?;
-        crate::http::json_body::<serde_json::Value>(resp).await.map(|_| ())
+        crate::http::json_body::<serde_json::Value>(resp)
+            .await
+            .map(|_| ())
     }
 
     async fn orders(&self) -> Result<Vec<OrderRecord>, ClientError> {
-        let resp = self.http.get(format!("{}/orders", self.base)).send().await?;
+        let resp = self
+            .http
+            .get(format!("{}/orders", self.base))
+            .send()
+            .await?;
         crate::http::json_body(resp).await
     }
 }
 
 impl PaymentsLedger for HttpLedger {
     async fn charges(&self) -> Result<Vec<Charge>, ClientError> {
-        let resp = self.http.get(format!("{}/ledger", self.base)).send().await?;
+        let resp = self
+            .http
+            .get(format!("{}/ledger", self.base))
+            .send()
+            .await?;
         crate::http::json_body(resp).await
     }
 }

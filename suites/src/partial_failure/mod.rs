@@ -35,6 +35,7 @@ pub use client::{
     receipt_for, Charge, ChargeReply, ClientError, HttpLedger, HttpOrders, Order, OrderRecord,
     OrderService, OrderStatus, PaymentsLedger,
 };
+pub(crate) use orders_service::CallerArgs;
 pub use payments_call::{checksum, BODY_CHECKSUM, IDEMPOTENCY_KEY};
 pub use suite::{reference, Dependency, PAYMENTS_LINK, PAYMENTS_PROXY_PORT, SUITE};
 pub use workload::{orders, phases, run_against, Options, Wire, SCHEMA};

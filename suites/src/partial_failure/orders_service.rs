@@ -18,21 +18,22 @@ use clap::Parser;
 use super::{Caller, Order, OrderService, Policy};
 use crate::reference::kit::{self, Mode};
 
+/// The arguments of a reference caller of `payments`: `--variant`, `--payments URL` (through
+/// the proxy), `--listen`.
 #[derive(Debug, Parser)]
-#[command(name = "shakedown reference orders")]
-struct Args {
+pub(crate) struct CallerArgs {
     #[arg(long, value_enum)]
-    variant: Mode,
+    pub(crate) variant: Mode,
     /// Base URL of `payments` (through the proxy).
     #[arg(long)]
-    payments: String,
+    pub(crate) payments: String,
     #[arg(long, default_value = "0.0.0.0:8080")]
-    listen: SocketAddr,
+    pub(crate) listen: SocketAddr,
 }
 
 /// Parses the arguments and serves until the process is stopped.
 pub async fn serve(args: Vec<String>) -> Result<(), String> {
-    let args: Args = kit::parse_args("orders", args)?;
+    let args: CallerArgs = kit::parse_args("orders", args)?;
     let policy = match args.variant {
         Mode::Naive => Policy::naive(),
         Mode::Hardened => Policy::hardened(),

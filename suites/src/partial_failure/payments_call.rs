@@ -165,17 +165,38 @@ mod tests {
     fn strict_reading_trusts_only_a_checksummed_reply_about_this_order() {
         let good = reply_body("o-1", 1250);
         let sum = checksum(&good);
-        assert!(matches!(strict(201, Some(&sum), &good, &order()), Answer::Charged(_)));
+        assert!(matches!(
+            strict(201, Some(&sum), &good, &order()),
+            Answer::Charged(_)
+        ));
         let mut flipped = good.clone();
         flipped[20] ^= 0x01;
-        assert!(matches!(strict(201, Some(&sum), &flipped, &order()), Answer::Unknown(_)));
-        assert!(matches!(strict(201, None, &good, &order()), Answer::Unknown(_)));
+        assert!(matches!(
+            strict(201, Some(&sum), &flipped, &order()),
+            Answer::Unknown(_)
+        ));
+        assert!(matches!(
+            strict(201, None, &good, &order()),
+            Answer::Unknown(_)
+        ));
         let other = reply_body("o-2", 1250);
         let other_sum = checksum(&other);
-        assert!(matches!(strict(200, Some(&other_sum), &other, &order()), Answer::Unknown(_)));
-        assert!(matches!(strict(404, None, b"", &order()), Answer::Refused(_)));
-        assert!(matches!(strict(503, None, b"", &order()), Answer::Unknown(_)));
-        assert!(matches!(strict(204, Some(&sum), &good, &order()), Answer::Unknown(_)));
+        assert!(matches!(
+            strict(200, Some(&other_sum), &other, &order()),
+            Answer::Unknown(_)
+        ));
+        assert!(matches!(
+            strict(404, None, b"", &order()),
+            Answer::Refused(_)
+        ));
+        assert!(matches!(
+            strict(503, None, b"", &order()),
+            Answer::Unknown(_)
+        ));
+        assert!(matches!(
+            strict(204, Some(&sum), &good, &order()),
+            Answer::Unknown(_)
+        ));
     }
 
     #[test]
@@ -185,7 +206,10 @@ mod tests {
             lenient(reqwest::StatusCode::OK, &amount_flipped),
             Answer::Charged(r) if r.amount_cents == 1350
         ));
-        assert!(matches!(lenient(reqwest::StatusCode::OK, b"{"), Answer::Refused(_)));
+        assert!(matches!(
+            lenient(reqwest::StatusCode::OK, b"{"),
+            Answer::Refused(_)
+        ));
         let mut receipt_flipped = reply_body("o-1", 1250);
         let at = receipt_flipped.len() - 3;
         receipt_flipped[at] = 0xff;

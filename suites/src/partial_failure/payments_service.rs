@@ -56,7 +56,8 @@ struct ChargeRequest {
 }
 
 fn reply(status: StatusCode, row: &tokio_postgres::Row) -> Response {
-    let (charge_id, order_id, amount_cents): (i64, String, i64) = (row.get(0), row.get(1), row.get(2));
+    let (charge_id, order_id, amount_cents): (i64, String, i64) =
+        (row.get(0), row.get(1), row.get(2));
     let body = ChargeReply {
         receipt: receipt_for(charge_id, &order_id, amount_cents),
         charge_id,
@@ -67,14 +68,23 @@ fn reply(status: StatusCode, row: &tokio_postgres::Row) -> Response {
         Ok(b) => b,
         Err(e) => return kit::internal_error(e),
     };
-    let mut resp = (status, [("content-type", "application/json")], bytes.clone()).into_response();
+    let mut resp = (
+        status,
+        [("content-type", "application/json")],
+        bytes.clone(),
+    )
+        .into_response();
     if let Ok(v) = HeaderValue::from_str(&checksum(&bytes)) {
         resp.headers_mut().insert(BODY_CHECKSUM, v);
     }
     resp
 }
 
-async fn charge(State(db): State<Arc<Client>>, headers: HeaderMap, Json(req): Json<ChargeRequest>) -> Response {
+async fn charge(
+    State(db): State<Arc<Client>>,
+    headers: HeaderMap,
+    Json(req): Json<ChargeRequest>,
+) -> Response {
     let key = headers
         .get(IDEMPOTENCY_KEY)
         .and_then(|v| v.to_str().ok())
@@ -98,7 +108,10 @@ async fn charge(State(db): State<Arc<Client>>, headers: HeaderMap, Json(req): Js
     }
 }
 
-async fn stored(db: &Client, key: &str) -> Result<Option<tokio_postgres::Row>, tokio_postgres::Error> {
+async fn stored(
+    db: &Client,
+    key: &str,
+) -> Result<Option<tokio_postgres::Row>, tokio_postgres::Error> {
     db.query_opt(
         "SELECT id, order_id, amount_cents FROM charges WHERE idem_key = $1",
         &[&key],
@@ -116,7 +129,10 @@ async fn by_key(State(db): State<Arc<Client>>, Path(key): Path<String>) -> Respo
 
 async fn ledger(State(db): State<Arc<Client>>) -> Response {
     match db
-        .query("SELECT id, order_id, amount_cents FROM charges ORDER BY id", &[])
+        .query(
+            "SELECT id, order_id, amount_cents FROM charges ORDER BY id",
+            &[],
+        )
         .await
     {
         Ok(rows) => Json(

@@ -1,5 +1,5 @@
 use shakedown::image::RUNTIME;
-use shakedown::{SuiteError, SuiteRun};
+use shakedown::{RunOptions, SuiteError, SuiteRun};
 use shakedown_fixtures::{PgCluster, ProxyNode, POSTGRES_IMAGE};
 
 use super::workload::SUITE as NAME;
@@ -65,22 +65,32 @@ impl Dependency {
     /// # Ok(()) }
     /// ```
     pub async fn start(options: &Options, launcher: &Launcher) -> Result<Self, SuiteError> {
-        options.run.progress("starting PostgreSQL");
+        Self::start_for(NAME, &options.run, launcher).await
+    }
+
+    /// Like [`Dependency::start`], for suite `suite` (its errors name it), with `run`'s seed and
+    /// progress: the dependency of other suites about a caller of `payments`.
+    pub async fn start_for(
+        suite: &'static str,
+        run: &RunOptions,
+        launcher: &Launcher,
+    ) -> Result<Self, SuiteError> {
+        run.progress("starting PostgreSQL");
         let pg = PgCluster::builder()
             .replicas(0)
             .template_sql(SCHEMA)
             .start()
             .await
-            .map_err(|e| SuiteError::new(NAME, "start PostgreSQL", e))?;
+            .map_err(|e| SuiteError::new(suite, "start PostgreSQL", e))?;
         let db = pg
             .fresh_database()
             .await
-            .map_err(|e| SuiteError::new(NAME, "create the database", e))?;
-        options.run.progress("starting payments and the fault proxy");
+            .map_err(|e| SuiteError::new(suite, "create the database", e))?;
+        run.progress("starting payments and the fault proxy");
         // payments is the same in both variants: the suite is about its caller.
         let payments = launcher
             .launch(
-                NAME,
+                suite,
                 pg.topology(),
                 ServiceLaunch::new("payments", "payments", Mode::Hardened)
                     .arg(format!("--db={}", db.internal_primary_url)),
@@ -89,18 +99,25 @@ impl Dependency {
         let step = "start the proxy node";
         let proxy = ProxyNode::start_seeded(
             pg.topology(),
-            launcher.binary(NAME)?,
+            launcher.binary(suite)?,
             &[PAYMENTS_PROXY_PORT],
-            Some(options.run.seed),
+            Some(run.seed),
         )
         .await
-        .map_err(|e| SuiteError::new(NAME, step, e))?;
-        let upstream = payments.internal_url.trim_start_matches("http://").to_string();
+        .map_err(|e| SuiteError::new(suite, step, e))?;
+        let upstream = payments
+            .internal_url
+            .trim_start_matches("http://")
+            .to_string();
         proxy
             .create_proxy(PAYMENTS_LINK, PAYMENTS_PROXY_PORT, &upstream)
             .await
-            .map_err(|e| SuiteError::new(NAME, "create the payments proxy", e))?;
-        Ok(Dependency { pg, payments, proxy })
+            .map_err(|e| SuiteError::new(suite, "create the payments proxy", e))?;
+        Ok(Dependency {
+            pg,
+            payments,
+            proxy,
+        })
     }
 
     /// `http://127.0.0.1:<port>`: payments through the proxy, for the test process.
@@ -132,9 +149,36 @@ impl Dependency {
         }
     }
 
+    /// Starts the reference caller `service` (node of the same name) in `mode`, for suite
+    /// `suite`, with `--payments` through the proxy.
+    pub async fn launch_caller(
+        &self,
+        suite: &'static str,
+        launcher: &Launcher,
+        service: &'static str,
+        mode: Mode,
+    ) -> Result<Launched, SuiteError> {
+        let spec = ServiceLaunch::new(service, service, mode)
+            .arg(format!("--payments={}", self.through_proxy_internal()));
+        launcher.launch(suite, self.pg.topology(), spec).await
+    }
+
+    /// Removes every container, then answers `outcome`, the run's: its error first, a failed
+    /// cleanup an error of its own.
+    pub async fn finish<T>(self, outcome: Result<T, SuiteError>) -> Result<T, SuiteError> {
+        let shutdown = self.shutdown().await;
+        let value = outcome?;
+        shutdown?;
+        Ok(value)
+    }
+
     /// Removes every container (a failed removal is an error).
     pub async fn shutdown(self) -> Result<(), SuiteError> {
-        let Dependency { pg, payments, proxy } = self;
+        let Dependency {
+            pg,
+            payments,
+            proxy,
+        } = self;
         drop(payments);
         drop(proxy);
         pg.shutdown()
@@ -164,15 +208,10 @@ pub async fn reference(
     let mode = Mode::of(NAME, options.run.variant)?;
     let dep = Dependency::start(options, launcher).await?;
     let result = async {
-        options.run.progress(format!("starting the {mode} orders service"));
-        let orders = launcher
-            .launch(
-                NAME,
-                dep.pg.topology(),
-                ServiceLaunch::new("orders", "orders", mode)
-                    .arg(format!("--payments={}", dep.through_proxy_internal())),
-            )
-            .await?;
+        options
+            .run
+            .progress(format!("starting the {mode} orders service"));
+        let orders = dep.launch_caller(NAME, launcher, "orders", mode).await?;
         let client = HttpOrders::new(orders.url.clone())
             .map_err(|e| SuiteError::new(NAME, "build the HTTP client", e))?;
         let run = run_against(&client, &dep.ledger()?, dep.wire(), options).await;
@@ -180,9 +219,5 @@ pub async fn reference(
         run
     }
     .await;
-    // The run's outcome first; a failed cleanup is an error of its own.
-    let shutdown = dep.shutdown().await;
-    let run = result?;
-    shutdown?;
-    Ok(run)
+    dep.finish(result).await
 }

@@ -99,7 +99,11 @@ pub fn orders(options: &Options) -> Vec<Vec<Order>> {
 
 type PaymentRun = Run<PaymentOp, PaymentValue>;
 
-async fn place<S: OrderService>(run: &PaymentRun, system: &S, order: &Order) -> Result<(), SuiteError> {
+async fn place<S: OrderService>(
+    run: &PaymentRun,
+    system: &S,
+    order: &Order,
+) -> Result<(), SuiteError> {
     let value = PaymentValue::Place {
         order: order.clone(),
         record: None,
@@ -141,7 +145,10 @@ pub async fn run_against<S: OrderService, L: PaymentsLedger>(
         let guard = match (phase > 0).then(|| faults.next()).flatten() {
             Some(toxic) => {
                 run.progress(format!("phase: {}", toxic.name()));
-                Some(run.inject(NodeToxic::new(wire.proxy, wire.link, toxic)).await?)
+                Some(
+                    run.inject(NodeToxic::new(wire.proxy, wire.link, toxic))
+                        .await?,
+                )
             }
             None => None,
         };

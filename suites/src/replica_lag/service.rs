@@ -355,8 +355,15 @@ mod tests {
         );
         assert_eq!(session_lsn(&h), None);
         assert_eq!(session_lsn(&HeaderMap::new()), None);
-        h.insert(header::COOKIE, HeaderValue::from_static("rw_at=17; rw_lsnx=1/2"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("rw_at=17; rw_lsnx=1/2"),
+        );
         assert_eq!(cookie(&h, "rw_at"), Some("17"));
-        assert_eq!(session_lsn(&h), None, "a cookie whose name only starts alike");
+        assert_eq!(
+            session_lsn(&h),
+            None,
+            "a cookie whose name only starts alike"
+        );
     }
 }

@@ -111,7 +111,11 @@ pub async fn run_against<S: ProfileService>(
         .map_err(|e| run.error("let the replicas catch up", e))?;
 
     let n = cluster.replicas().len();
-    let lag = inject_all(&run, (0..n).map(|i| ApplyDelay::new(cluster, i, options.apply_delay))).await?;
+    let lag = inject_all(
+        &run,
+        (0..n).map(|i| ApplyDelay::new(cluster, i, options.apply_delay)),
+    )
+    .await?;
     phase(&run, &mut users, options, 2).await?;
     heal_all(lag).await?;
 

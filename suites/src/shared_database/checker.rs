@@ -68,10 +68,14 @@ impl Checker<DbOp, DbValue> for SharedDatabaseChecker {
         let mut b = CheckResult::builder(self.name());
         let calls = history.calls();
         let stored = calls.iter().rev().find_map(|c| match c.completion {
-            Some(done) if c.invoke.f == DbOp::Stored && done.kind == OpKind::Ok => match &done.value {
-                DbValue::Stored { ids } => Some(ids.iter().map(String::as_str).collect::<BTreeSet<_>>()),
-                _ => None,
-            },
+            Some(done) if c.invoke.f == DbOp::Stored && done.kind == OpKind::Ok => {
+                match &done.value {
+                    DbValue::Stored { ids } => {
+                        Some(ids.iter().map(String::as_str).collect::<BTreeSet<_>>())
+                    }
+                    _ => None,
+                }
+            }
             _ => None,
         });
         let Some(stored) = stored else {
@@ -80,7 +84,10 @@ impl Checker<DbOp, DbValue> for SharedDatabaseChecker {
             }
             return b.undecided("the stored orders were never read").build();
         };
-        let migrations: Vec<_> = calls.iter().filter(|c| c.invoke.f == DbOp::Migrate).collect();
+        let migrations: Vec<_> = calls
+            .iter()
+            .filter(|c| c.invoke.f == DbOp::Migrate)
+            .collect();
         let migrated = migrations.iter().any(|c| c.is_ok());
         if !migrated {
             for c in &migrations {
@@ -98,7 +105,10 @@ impl Checker<DbOp, DbValue> for SharedDatabaseChecker {
                 continue;
             };
             ours.insert(order.id.as_str());
-            if c.is_ok() && acknowledged.insert(order.id.as_str()) && !stored.contains(order.id.as_str()) {
+            if c.is_ok()
+                && acknowledged.insert(order.id.as_str())
+                && !stored.contains(order.id.as_str())
+            {
                 lost += 1;
                 let ops: Vec<u64> = std::iter::once(c.invoke.index)
                     .chain(c.completion.map(|d| d.index))
@@ -109,17 +119,27 @@ impl Checker<DbOp, DbValue> for SharedDatabaseChecker {
         if migrations.is_empty() {
             b = b.undecided("the migration was never run");
         }
-        b.anomaly("migration_not_completed", u64::from(!migrated && !migrations.is_empty()))
-            .anomaly("lost_write", lost)
-            .counted("writes_acknowledged", acknowledged.len() as u64)
-            .counted("writes_stored", ours.iter().filter(|id| stored.contains(*id)).count() as u64)
-            .phrase("migration_not_completed", None, "migrations that never completed")
-            .phrase(
-                "lost_write",
-                Some("writes_acknowledged"),
-                "acknowledged writes are missing from the database",
-            )
-            .build()
+        b.anomaly(
+            "migration_not_completed",
+            u64::from(!migrated && !migrations.is_empty()),
+        )
+        .anomaly("lost_write", lost)
+        .counted("writes_acknowledged", acknowledged.len() as u64)
+        .counted(
+            "writes_stored",
+            ours.iter().filter(|id| stored.contains(*id)).count() as u64,
+        )
+        .phrase(
+            "migration_not_completed",
+            None,
+            "migrations that never completed",
+        )
+        .phrase(
+            "lost_write",
+            Some("writes_acknowledged"),
+            "acknowledged writes are missing from the database",
+        )
+        .build()
     }
 }
 

@@ -124,7 +124,11 @@ impl OrdersService for HttpOrders {
     }
 
     async fn stored(&self) -> Result<Vec<String>, ClientError> {
-        let resp = self.http.get(format!("{}/orders", self.base)).send().await?;
+        let resp = self
+            .http
+            .get(format!("{}/orders", self.base))
+            .send()
+            .await?;
         crate::http::json_body(resp).await
     }
 }

@@ -37,8 +37,7 @@ mod workload;
 
 pub use checker::{DbOp, DbValue, SharedDatabaseChecker, ANOMALIES};
 pub use client::{
-    ClientError, CustomerReport, HttpOrders, HttpReporting, Order, OrdersService,
-    ReportingService,
+    ClientError, CustomerReport, HttpOrders, HttpReporting, Order, OrdersService, ReportingService,
 };
 pub use policy::{LockTimeout, Policy};
 pub use suite::{reference, reference_with, MAX_CONNECTIONS, PAST_ORDERS, SUITE};

@@ -65,7 +65,9 @@ pub(super) fn table_name(s: &str) -> Result<String, String> {
     if ok {
         Ok(s.to_string())
     } else {
-        Err(format!("`{s}` is not a schema-qualified table name (schema.table)"))
+        Err(format!(
+            "`{s}` is not a schema-qualified table name (schema.table)"
+        ))
     }
 }
 
@@ -113,7 +115,10 @@ async fn place(State(app): State<Arc<App>>, Json(o): Json<Order>) -> Response {
 }
 
 async fn stored(State(app): State<Arc<App>>) -> Response {
-    let sql = format!("SELECT id FROM {} WHERE id NOT LIKE 'past-%' ORDER BY id", app.table);
+    let sql = format!(
+        "SELECT id FROM {} WHERE id NOT LIKE 'past-%' ORDER BY id",
+        app.table
+    );
     match app.db.query(&sql, &[]).await {
         Ok(rows) => Json(rows.iter().map(|r| r.get(0)).collect::<Vec<String>>()).into_response(),
         Err(e) => kit::internal_error(e),
@@ -122,8 +127,9 @@ async fn stored(State(app): State<Arc<App>>) -> Response {
 
 async fn migrate(State(app): State<Arc<App>>) -> Response {
     match run_migration(&app).await {
-        Ok(attempts) => Json(serde_json::json!({ "applied": true, "attempts": attempts }))
-            .into_response(),
+        Ok(attempts) => {
+            Json(serde_json::json!({ "applied": true, "attempts": attempts })).into_response()
+        }
         Err(e) => kit::internal_error(format!("migration not applied: {e}")),
     }
 }
@@ -148,7 +154,12 @@ async fn run_migration(app: &App) -> Result<u32, String> {
     let mut attempts = 0;
     loop {
         attempts += 1;
-        match run(format!("ALTER TABLE {} ADD COLUMN IF NOT EXISTS note text", app.table)).await {
+        match run(format!(
+            "ALTER TABLE {} ADD COLUMN IF NOT EXISTS note text",
+            app.table
+        ))
+        .await
+        {
             Ok(()) => break,
             Err((_, e))
                 if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE)
@@ -166,7 +177,11 @@ async fn run_migration(app: &App) -> Result<u32, String> {
             .await
             .map_err(|(sql, e)| format!("{sql}: {e}"))?;
     }
-    let concurrently = if app.concurrent_index { " CONCURRENTLY" } else { "" };
+    let concurrently = if app.concurrent_index {
+        " CONCURRENTLY"
+    } else {
+        ""
+    };
     run(format!(
         "CREATE INDEX{concurrently} IF NOT EXISTS orders_customer_idx ON {} (customer)",
         app.table
@@ -183,7 +198,13 @@ mod tests {
     #[test]
     fn only_schema_qualified_plain_table_names_are_taken() {
         assert_eq!(table_name("orders.orders").as_deref(), Ok("orders.orders"));
-        for bad in ["orders", "a.b.c", "orders.1x", "orders.o; DROP TABLE x", ".x"] {
+        for bad in [
+            "orders",
+            "a.b.c",
+            "orders.1x",
+            "orders.o; DROP TABLE x",
+            ".x",
+        ] {
             assert!(table_name(bad).is_err(), "{bad}");
         }
     }

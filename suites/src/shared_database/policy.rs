@@ -156,7 +156,10 @@ impl Policy {
             let ms = t.as_millis();
             settings.push((self.orders_role(), format!("statement_timeout = '{ms}ms'")));
             if self.reporting_role() != self.orders_role() {
-                settings.push((self.reporting_role(), format!("statement_timeout = '{ms}ms'")));
+                settings.push((
+                    self.reporting_role(),
+                    format!("statement_timeout = '{ms}ms'"),
+                ));
             }
         }
         if let LockTimeout::OnAppRole(t) = self.lock_timeout {
@@ -191,7 +194,10 @@ mod tests {
         ] {
             assert!(hardened.contains(part), "{part} missing from {hardened}");
         }
-        assert!(!hardened.contains("lock_timeout"), "set in the migration's session");
+        assert!(
+            !hardened.contains("lock_timeout"),
+            "set in the migration's session"
+        );
         let on_role = Policy {
             lock_timeout: LockTimeout::OnAppRole(Duration::from_millis(200)),
             ..Policy::hardened()

@@ -74,7 +74,13 @@ pub async fn serve(args: Vec<String>) -> Result<(), String> {
         .route("/reports/{customer}", get(report))
         .route("/health", get(|| async { "ok" }))
         .with_state(app);
-    kit::serve_http("shared reporting service", args.variant, args.listen, router).await
+    kit::serve_http(
+        "shared reporting service",
+        args.variant,
+        args.listen,
+        router,
+    )
+    .await
 }
 
 async fn report(State(app): State<Arc<App>>, Path(customer): Path<String>) -> Response {

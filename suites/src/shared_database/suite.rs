@@ -3,9 +3,7 @@ use shakedown::{SuiteError, SuiteRun};
 use shakedown_fixtures::{PgCluster, POSTGRES_IMAGE};
 
 use super::workload::SUITE as NAME;
-use super::{
-    run_against, DbOp, DbValue, HttpOrders, HttpReporting, Options, Policy, SharedDb,
-};
+use super::{run_against, DbOp, DbValue, HttpOrders, HttpReporting, Options, Policy, SharedDb};
 use crate::reference::{Launcher, Mode, ServiceLaunch};
 use crate::{ReferenceService, Suite};
 

@@ -88,7 +88,10 @@ pub fn plan(options: &Options) -> Vec<Vec<(Order, String)>> {
                         customer: customers[rng.random_range(0..customers.len())].clone(),
                         amount_cents: rng.random_range(100..100_000),
                     };
-                    (order, customers[rng.random_range(0..customers.len())].clone())
+                    (
+                        order,
+                        customers[rng.random_range(0..customers.len())].clone(),
+                    )
                 })
                 .collect()
         })
@@ -222,31 +225,35 @@ impl<O: OrdersService, R: ReportingService> Traffic<'_, O, R> {
 
     /// Runs the calls on their schedule and returns when every one has answered.
     async fn go(&self) -> Result<(), SuiteError> {
-        let calls = self.batch.iter().enumerate().map(|(i, (order, customer))| async move {
-            tokio::time::sleep(self.options.interval * i as u32).await;
-            let p = self.first + 2 * i as u64;
-            let placed = DbValue::Place {
-                order: order.clone(),
-            };
-            let write = self.run.call(p, DbOp::Place, placed.clone(), async {
-                self.orders.place(order).await?;
-                Ok(Done::new(placed.clone()))
-            });
-            let asked = DbValue::Report {
-                customer: customer.clone(),
-                report: None,
-            };
-            let read = self.run.call(p + 1, DbOp::Report, asked, async {
-                let report = self.reporting.report(customer).await?;
-                Ok(Done::new(DbValue::Report {
+        let calls = self
+            .batch
+            .iter()
+            .enumerate()
+            .map(|(i, (order, customer))| async move {
+                tokio::time::sleep(self.options.interval * i as u32).await;
+                let p = self.first + 2 * i as u64;
+                let placed = DbValue::Place {
+                    order: order.clone(),
+                };
+                let write = self.run.call(p, DbOp::Place, placed.clone(), async {
+                    self.orders.place(order).await?;
+                    Ok(Done::new(placed.clone()))
+                });
+                let asked = DbValue::Report {
                     customer: customer.clone(),
-                    report: Some(report),
-                }))
+                    report: None,
+                };
+                let read = self.run.call(p + 1, DbOp::Report, asked, async {
+                    let report = self.reporting.report(customer).await?;
+                    Ok(Done::new(DbValue::Report {
+                        customer: customer.clone(),
+                        report: Some(report),
+                    }))
+                });
+                let (w, r) = tokio::join!(write, read);
+                w?;
+                r.map(|_| ())
             });
-            let (w, r) = tokio::join!(write, read);
-            w?;
-            r.map(|_| ())
-        });
         futures::future::try_join_all(calls).await.map(|_| ())
     }
 }

@@ -10,7 +10,6 @@ use shakedown::fault::Timeline;
 use shakedown::history::{History, OpKind};
 use shakedown_fixtures::tenants::Tenant;
 
-
 /// An operation on the billing system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -266,7 +265,7 @@ impl Checker<BillingOp, BillingValue> for TimezoneChecker {
             .counted("reports_checked", reports)
             .counted("passes", passes.len() as u64)
             .counted("calls_failed", failed)
-                        .phrase(
+            .phrase(
                 "charge_at_wrong_local_time",
                 Some("charges_seen"),
                 "charges came at the wrong local time for the tenant",
@@ -276,7 +275,11 @@ impl Checker<BillingOp, BillingValue> for TimezoneChecker {
                 Some("tenant_days_judged"),
                 "tenant-days had no charge at all",
             )
-            .phrase("charge_doubled", None, "extra charges on a local day already charged")
+            .phrase(
+                "charge_doubled",
+                None,
+                "extra charges on a local day already charged",
+            )
             .phrase(
                 "report_rows_in_wrong_day",
                 None,

@@ -293,7 +293,10 @@ async fn pass(app: &App) -> Result<Vec<String>, String> {
                 if charge_once(db, &id, now, day).await? {
                     charged.push(id.clone());
                 }
-                let next = due(now.to_zoned(tz.clone()).date().tomorrow().map_err(err)?, &tz)?;
+                let next = due(
+                    now.to_zoned(tz.clone()).date().tomorrow().map_err(err)?,
+                    &tz,
+                )?;
                 db.execute(
                     "UPDATE tenant_plans SET next_due = $2::text::timestamptz WHERE tenant_id = $1",
                     &[&id, &next.to_string()],

@@ -171,7 +171,12 @@ pub async fn run_against<S: BillingSystem>(
     let mut planned = Vec::new();
     for (k, window) in options.windows.iter().enumerate() {
         let tenants = tenants(options, k);
-        let passes = plan_passes(window, &tenants, &options.passes, &mut run.rng(&format!("passes/{k}")));
+        let passes = plan_passes(
+            window,
+            &tenants,
+            &options.passes,
+            &mut run.rng(&format!("passes/{k}")),
+        );
         let mut walks = Vec::new();
         for node in clocks.nodes {
             let walk = WalkClock::through(node, passes.iter().map(|t| system_time(*t)).collect())
@@ -190,7 +195,9 @@ pub async fn run_against<S: BillingSystem>(
             if i > 0 {
                 let stepped = try_join_all(walks.iter_mut().map(|w| w.step())).await?;
                 if stepped.contains(&false) {
-                    return Err(run.error("walk the clocks", "a clock walk ended before its passes"));
+                    return Err(
+                        run.error("walk the clocks", "a clock walk ended before its passes")
+                    );
                 }
             }
             let at_unix_s = at.as_second();
@@ -242,7 +249,10 @@ pub fn plan_passes(
     passes: &Passes,
     rng: &mut ChaCha8Rng,
 ) -> Vec<Timestamp> {
-    let (lo, hi) = (passes.min_step.as_secs(), passes.max_step.as_secs().max(passes.min_step.as_secs()));
+    let (lo, hi) = (
+        passes.min_step.as_secs(),
+        passes.max_step.as_secs().max(passes.min_step.as_secs()),
+    );
     let mut out = Vec::new();
     let mut t = window.start;
     while window.contains(t) {
@@ -271,8 +281,13 @@ pub fn plan_passes(
         out.retain(|p| p.duration_since(at).abs() >= SignedDuration::from_mins(1));
         out.push(at);
         out.push(at + signed(passes.retry_after));
-        let (gap_from, gap_to) = (late - SignedDuration::from_mins(5), late + SignedDuration::from_mins(65));
-        out.retain(|p| *p <= gap_from || *p >= gap_to || *p == at || *p == at + signed(passes.retry_after));
+        let (gap_from, gap_to) = (
+            late - SignedDuration::from_mins(5),
+            late + SignedDuration::from_mins(65),
+        );
+        out.retain(|p| {
+            *p <= gap_from || *p >= gap_to || *p == at || *p == at + signed(passes.retry_after)
+        });
         out.push(gap_from);
         out.push(gap_to);
     }
@@ -311,8 +326,14 @@ mod tests {
             .map(|p| p[1].duration_since(p[0]).as_secs())
             .collect();
         assert!(gaps.contains(&20), "a retry 20 s after a pass: {gaps:?}");
-        assert!(gaps.iter().any(|g| *g >= 70 * 60), "an hour-late gap: {gaps:?}");
-        assert!(gaps.iter().collect::<std::collections::BTreeSet<_>>().len() > 5, "irregular");
+        assert!(
+            gaps.iter().any(|g| *g >= 70 * 60),
+            "an hour-late gap: {gaps:?}"
+        );
+        assert!(
+            gaps.iter().collect::<std::collections::BTreeSet<_>>().len() > 5,
+            "irregular"
+        );
         let again = plan_passes(&w, &tenants, &o.passes, &mut ChaCha8Rng::seed_from_u64(3));
         assert_eq!(passes, again, "seeded");
     }

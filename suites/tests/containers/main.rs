@@ -4,6 +4,7 @@
 
 mod support;
 
+mod circuit_breaker;
 mod clock;
 mod clock_skew;
 mod inconsistent_reads;
