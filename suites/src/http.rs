@@ -28,6 +28,33 @@ pub(crate) fn client_with_jar(
         .map_err(|e| ClientError::Failed(format!("build the HTTP client: {e}")))
 }
 
+/// A service's address with the HTTP client that calls it: what every reference client holds.
+#[derive(Debug, Clone)]
+pub(crate) struct Endpoint {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Endpoint {
+    /// The service at `base` (`http://host:port`, a trailing `/` ignored), `timeout` per request.
+    pub(crate) fn new(base: impl Into<String>, timeout: Duration) -> Result<Self, ClientError> {
+        Ok(Endpoint {
+            http: client(timeout, false)?,
+            base: base.into().trim_end_matches('/').to_string(),
+        })
+    }
+
+    /// A GET of `path` (starting with `/`).
+    pub(crate) fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.get(format!("{}{path}", self.base))
+    }
+
+    /// A POST to `path` (starting with `/`).
+    pub(crate) fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.post(format!("{}{path}", self.base))
+    }
+}
+
 /// The JSON body of a 2xx answer; any other status is a failure carrying the answer's text.
 pub(crate) async fn json_body<T: for<'de> serde::Deserialize<'de>>(
     resp: reqwest::Response,

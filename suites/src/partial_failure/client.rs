@@ -110,8 +110,7 @@ pub trait PaymentsLedger: Send + Sync {
 /// ```
 #[derive(Debug, Clone)]
 pub struct HttpOrders {
-    http: reqwest::Client,
-    base: String,
+    api: crate::http::Endpoint,
 }
 
 impl HttpOrders {
@@ -119,8 +118,7 @@ impl HttpOrders {
     /// take several attempts at the dependency).
     pub fn new(base: impl Into<String>) -> Result<Self, ClientError> {
         Ok(HttpOrders {
-            http: crate::http::client(Duration::from_secs(30), false)?,
-            base: base.into().trim_end_matches('/').to_string(),
+            api: crate::http::Endpoint::new(base, Duration::from_secs(30))?,
         })
     }
 }
@@ -128,59 +126,40 @@ impl HttpOrders {
 /// A client of the reference `payments` service's ledger (`GET /ledger`).
 #[derive(Debug, Clone)]
 pub struct HttpLedger {
-    http: reqwest::Client,
-    base: String,
+    api: crate::http::Endpoint,
 }
 
 impl HttpLedger {
     /// A client of the ledger of the service at `base` (`http://host:port`).
     pub fn new(base: impl Into<String>) -> Result<Self, ClientError> {
         Ok(HttpLedger {
-            http: crate::http::client(Duration::from_secs(10), false)?,
-            base: base.into().trim_end_matches('/').to_string(),
+            api: crate::http::Endpoint::new(base, Duration::from_secs(10))?,
         })
     }
 }
 
 impl OrderService for HttpOrders {
     async fn place(&self, order: &Order) -> Result<OrderRecord, ClientError> {
-        let resp = self
-            .http
-            .post(format!("{}/orders", self.base))
-            .json(order)
-            .send()
-            .await?;
+        let resp = self.api.post("/orders").json(order).send().await?;
         crate::http::json_body(resp).await
     }
 
     async fn reconcile(&self) -> Result<(), ClientError> {
-        let resp = self
-            .http
-            .post(format!("{}/reconcile", self.base))
-            .send()
-            .await?;
+        let resp = self.api.post("/reconcile").send().await?;
         crate::http::json_body::<serde_json::Value>(resp)
             .await
             .map(|_| ())
     }
 
     async fn orders(&self) -> Result<Vec<OrderRecord>, ClientError> {
-        let resp = self
-            .http
-            .get(format!("{}/orders", self.base))
-            .send()
-            .await?;
+        let resp = self.api.get("/orders").send().await?;
         crate::http::json_body(resp).await
     }
 }
 
 impl PaymentsLedger for HttpLedger {
     async fn charges(&self) -> Result<Vec<Charge>, ClientError> {
-        let resp = self
-            .http
-            .get(format!("{}/ledger", self.base))
-            .send()
-            .await?;
+        let resp = self.api.get("/ledger").send().await?;
         crate::http::json_body(resp).await
     }
 }

@@ -59,8 +59,7 @@ pub trait ReportingService: Send + Sync {
 /// ```
 #[derive(Debug, Clone)]
 pub struct HttpOrders {
-    http: reqwest::Client,
-    base: String,
+    api: crate::http::Endpoint,
 }
 
 impl HttpOrders {
@@ -68,8 +67,7 @@ impl HttpOrders {
     /// may retry for a while).
     pub fn new(base: impl Into<String>) -> Result<Self, ClientError> {
         Ok(HttpOrders {
-            http: crate::http::client(Duration::from_secs(60), false)?,
-            base: base.into().trim_end_matches('/').to_string(),
+            api: crate::http::Endpoint::new(base, Duration::from_secs(60))?,
         })
     }
 }
@@ -85,61 +83,42 @@ impl HttpOrders {
 /// ```
 #[derive(Debug, Clone)]
 pub struct HttpReporting {
-    http: reqwest::Client,
-    base: String,
+    api: crate::http::Endpoint,
 }
 
 impl HttpReporting {
     /// A client of the service at `base` (`http://host:port`), 30 s per request.
     pub fn new(base: impl Into<String>) -> Result<Self, ClientError> {
         Ok(HttpReporting {
-            http: crate::http::client(Duration::from_secs(30), false)?,
-            base: base.into().trim_end_matches('/').to_string(),
+            api: crate::http::Endpoint::new(base, Duration::from_secs(30))?,
         })
     }
 }
 
 impl OrdersService for HttpOrders {
     async fn place(&self, order: &Order) -> Result<(), ClientError> {
-        let resp = self
-            .http
-            .post(format!("{}/orders", self.base))
-            .json(order)
-            .send()
-            .await?;
+        let resp = self.api.post("/orders").json(order).send().await?;
         crate::http::json_body::<serde_json::Value>(resp)
             .await
             .map(|_| ())
     }
 
     async fn migrate(&self) -> Result<(), ClientError> {
-        let resp = self
-            .http
-            .post(format!("{}/migrate", self.base))
-            .send()
-            .await?;
+        let resp = self.api.post("/migrate").send().await?;
         crate::http::json_body::<serde_json::Value>(resp)
             .await
             .map(|_| ())
     }
 
     async fn stored(&self) -> Result<Vec<String>, ClientError> {
-        let resp = self
-            .http
-            .get(format!("{}/orders", self.base))
-            .send()
-            .await?;
+        let resp = self.api.get("/orders").send().await?;
         crate::http::json_body(resp).await
     }
 }
 
 impl ReportingService for HttpReporting {
     async fn report(&self, customer: &str) -> Result<CustomerReport, ClientError> {
-        let resp = self
-            .http
-            .get(format!("{}/reports/{customer}", self.base))
-            .send()
-            .await?;
+        let resp = self.api.get(&format!("/reports/{customer}")).send().await?;
         crate::http::json_body(resp).await
     }
 }

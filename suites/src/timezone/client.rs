@@ -38,16 +38,14 @@ pub trait BillingSystem: Send + Sync {
 /// ```
 #[derive(Debug, Clone)]
 pub struct HttpBilling {
-    http: reqwest::Client,
-    base: String,
+    api: crate::http::Endpoint,
 }
 
 impl HttpBilling {
     /// A client of the service at `base` (`http://host:port`), with a 10 s timeout per request.
     pub fn new(base: impl Into<String>) -> Result<Self, ClientError> {
         Ok(HttpBilling {
-            http: crate::http::client(Duration::from_secs(10), false)?,
-            base: base.into().trim_end_matches('/').to_string(),
+            api: crate::http::Endpoint::new(base, Duration::from_secs(10))?,
         })
     }
 }
@@ -79,8 +77,8 @@ struct Counted {
 impl BillingSystem for HttpBilling {
     async fn add_tenant(&self, tenant: &Tenant) -> Result<(), ClientError> {
         let resp = self
-            .http
-            .post(format!("{}/tenants", self.base))
+            .api
+            .post("/tenants")
             .json(tenant)
             .send()
             .await
@@ -94,8 +92,8 @@ impl BillingSystem for HttpBilling {
 
     async fn tick(&self) -> Result<Vec<String>, ClientError> {
         let resp = self
-            .http
-            .post(format!("{}/tick", self.base))
+            .api
+            .post("/tick")
             .send()
             .await
             .map_err(ClientError::from)?;
@@ -104,8 +102,8 @@ impl BillingSystem for HttpBilling {
 
     async fn report(&self, tenant: &str, day: Date) -> Result<u64, ClientError> {
         let resp = self
-            .http
-            .get(format!("{}/reports/{tenant}/{day}", self.base))
+            .api
+            .get(&format!("/reports/{tenant}/{day}"))
             .send()
             .await
             .map_err(ClientError::from)?;
