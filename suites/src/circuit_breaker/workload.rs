@@ -1,10 +1,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use fake::faker::name::en::FirstName;
-use fake::Fake;
 use futures::stream::{FuturesUnordered, StreamExt};
-use rand::Rng;
 use shakedown::fault::FaultGuard;
 use shakedown::history::Done;
 use shakedown::proxy::Toxic;
@@ -12,7 +9,7 @@ use shakedown::{Run, RunOptions, SuiteError, SuiteRun};
 use shakedown_fixtures::{NodeToxic, ProxyDisabled};
 
 use super::{BreakerChecker, BreakerOp, BreakerValue, DependencyCount, OrderCaller};
-use crate::partial_failure::{Order, Wire};
+use crate::partial_failure::{fake_orders, Order, Wire};
 
 pub(super) const SUITE: &str = "circuit_breaker";
 
@@ -82,30 +79,22 @@ pub const FAILING_TOXIC: &str = "dependency_503";
 /// the recovered phase's.
 pub fn orders(options: &Options) -> Vec<Vec<Order>> {
     let run = Run::<BreakerOp, BreakerValue>::new(SUITE, options.run.clone());
-    let mut rng = run.rng("orders");
-    let customers: Vec<String> = (0..options.customers.max(1))
-        .map(|i| {
-            let name: String = FirstName().fake_with_rng(&mut rng);
-            format!("{}-{i}-{}", options.label, name.to_lowercase())
-        })
-        .collect();
     let outage = phases(options).len();
-    (0..outage + 2)
+    let sizes: Vec<usize> = (0..outage + 2)
         .map(|phase| {
-            let n = if phase == outage + 1 {
+            if phase == outage + 1 {
                 options.recovered_calls
             } else {
                 options.calls_per_phase
-            };
-            (0..n)
-                .map(|i| Order {
-                    id: format!("{}-{phase}-{i}", options.label),
-                    customer: customers[rng.random_range(0..customers.len())].clone(),
-                    amount_cents: rng.random_range(100..100_000),
-                })
-                .collect()
+            }
         })
-        .collect()
+        .collect();
+    fake_orders(
+        &mut run.rng("orders"),
+        &options.label,
+        options.customers,
+        &sizes,
+    )
 }
 
 type BreakerRun = Run<BreakerOp, BreakerValue>;

@@ -38,4 +38,5 @@ pub use client::{
 pub(crate) use orders_service::CallerArgs;
 pub use payments_call::{checksum, BODY_CHECKSUM, IDEMPOTENCY_KEY};
 pub use suite::{reference, Dependency, PAYMENTS_LINK, PAYMENTS_PROXY_PORT, SUITE};
+pub(crate) use workload::fake_orders;
 pub use workload::{orders, phases, run_against, Options, Wire, SCHEMA};

@@ -77,18 +77,36 @@ pub fn phases(options: &Options) -> Vec<Toxic> {
 /// The orders a run with these options places, phase by phase (healthy first).
 pub fn orders(options: &Options) -> Vec<Vec<Order>> {
     let run = Run::<PaymentOp, PaymentValue>::new(SUITE, options.run.clone());
-    let mut rng = run.rng("orders");
-    let customers: Vec<String> = (0..options.customers.max(1))
+    let sizes = vec![options.orders_per_phase; phases(options).len() + 1];
+    fake_orders(
+        &mut run.rng("orders"),
+        &options.label,
+        options.customers,
+        &sizes,
+    )
+}
+
+/// Seeded fake orders, `sizes[p]` of them in phase `p`, from `customers` fake customers (at least
+/// one); ids `<label>-<phase>-<i>`, amounts 1–1000 (in cents).
+pub(crate) fn fake_orders(
+    rng: &mut impl Rng,
+    label: &str,
+    customers: usize,
+    sizes: &[usize],
+) -> Vec<Vec<Order>> {
+    let customers: Vec<String> = (0..customers.max(1))
         .map(|i| {
-            let name: String = FirstName().fake_with_rng(&mut rng);
-            format!("{}-{i}-{}", options.label, name.to_lowercase())
+            let name: String = FirstName().fake_with_rng(rng);
+            format!("{label}-{i}-{}", name.to_lowercase())
         })
         .collect();
-    (0..=phases(options).len())
-        .map(|phase| {
-            (0..options.orders_per_phase)
+    sizes
+        .iter()
+        .enumerate()
+        .map(|(phase, &n)| {
+            (0..n)
                 .map(|i| Order {
-                    id: format!("{}-{phase}-{i}", options.label),
+                    id: format!("{label}-{phase}-{i}"),
                     customer: customers[rng.random_range(0..customers.len())].clone(),
                     amount_cents: rng.random_range(100..100_000),
                 })
