@@ -7,6 +7,7 @@ mod support;
 mod circuit_breaker;
 mod clock;
 mod clock_skew;
+mod dead_letters;
 mod inconsistent_reads;
 mod partial_failure;
 mod proxy_node;
