@@ -145,7 +145,7 @@ fn published(history: &DlqHistory) -> BTreeMap<String, Published> {
     out
 }
 
-fn read<'h>(history: &'h DlqHistory, f: DlqOp, at: Stage) -> Option<&'h Op<DlqOp, DlqValue>> {
+fn read(history: &DlqHistory, f: DlqOp, at: Stage) -> Option<&Op<DlqOp, DlqValue>> {
     history.ops().iter().rev().find(|o| {
         o.f == f
             && o.kind == OpKind::Ok
@@ -385,6 +385,14 @@ mod tests {
             .collect()
     }
 
+    fn start_watching(h: &mut DlqHistory) {
+        let none = DlqValue::Alerts {
+            alerts: vec![],
+            first_seen: None,
+        };
+        build::invoke(h, 2, DlqOp::WatchAlerts, none);
+    }
+
     /// Publishes `messages`, then (with `alert`) sees the alert fire right after, reads
     /// `before`/`dead_before`, deploys the fix, redrives, and reads `after`/`dead_after`.
     fn history(
@@ -394,15 +402,7 @@ mod tests {
         after: (&[(&str, u64)], &[&str]),
     ) -> DlqHistory {
         let mut h = History::new();
-        build::invoke(
-            &mut h,
-            2,
-            DlqOp::WatchAlerts,
-            DlqValue::Alerts {
-                alerts: vec![],
-                first_seen: None,
-            },
-        );
+        start_watching(&mut h);
         for m in messages {
             done(
                 &mut h,
@@ -528,15 +528,7 @@ mod tests {
     #[test]
     fn an_alert_later_than_the_bound_is_no_alert() {
         let mut h = History::new();
-        build::invoke(
-            &mut h,
-            2,
-            DlqOp::WatchAlerts,
-            DlqValue::Alerts {
-                alerts: vec![],
-                first_seen: None,
-            },
-        );
+        start_watching(&mut h);
         let m = msg("p1", Kind::Legacy);
         build::invoke(
             &mut h,
