@@ -3,8 +3,8 @@
 //! database URL goes through the fault proxy), with [`Policy::naive`] or [`Policy::hardened`];
 //! [`InProcess`] runs it in the test process under any [`Policy`].
 //!
-//! - `GET /processed` → every message id processed, with how many times ([`Processed`]).
-//! - `GET /alerts` → the alerts firing ([`Alert`]).
+//! - `GET /processed` → every message id processed, with how many times ([`Processed`](super::Processed)).
+//! - `GET /alerts` → the alerts firing ([`Alert`](super::Alert)).
 //! - `GET /metrics` → Prometheus text: `payments_processed_total`, `payments_gave_up_total`,
 //!   `payments_dead_letter_queue_depth{queue="payments.dlq"}` (with a dead-letter queue).
 //! - `POST /fix` → deploys the fix: legacy bodies are read, unknown customers created.
