@@ -9,8 +9,8 @@ use shakedown::report::Report;
 use shakedown::{RunOptions, SuiteRun, Variant};
 use shakedown_fixtures::rabbitmq::QueueKind;
 use shakedown_suites::dead_letters::{
-    in_process, reference, time_to_alert, AckMode, AlertOn, DlqOp, DlqValue, Infrastructure,
-    OnFailure, Options, Policy,
+    in_process, plan, reference, time_to_alert, AckMode, Alert, AlertOn, DlqOp, DlqValue,
+    InProcess, Infrastructure, OnFailure, Options, Policy, ALERT, DEAD_LETTER_QUEUE, QUEUE,
 };
 
 use crate::support::{assert_caught, assert_handled, launcher, options};
@@ -158,4 +158,68 @@ async fn every_buggy_consumer_is_caught_and_a_different_correct_one_passes() -> 
         insta::assert_yaml_snapshot!(format!("dead_letters_{name}"), report);
     }
     Ok(())
+}
+
+/// What an operator sees of the hardened consumer: the dead-letter queue's depth as a
+/// Prometheus gauge on `/metrics`, and the alert on `/alerts`, within a second of the first
+/// dead letter; garbage that no fix can read stays in the queue after a redrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hardened_consumer_exports_its_dead_letter_depth_and_alerts_on_it() -> anyhow::Result<()> {
+    let o = Options {
+        run: RunOptions::seeded(SEED),
+        ..Options::default()
+    };
+    let infra = Infrastructure::start(&o.run, &launcher()).await?;
+    let result = async {
+        let db = infra.database(&plan(&o).customers).await?;
+        let amqp = infra.rabbit.amqp_url().await?;
+        let consumer = InProcess::start(Policy::hardened(), &amqp, &db.url)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        let http = reqwest::Client::new();
+        let get = |path: &str| http.get(format!("{}{path}", consumer.url)).send();
+        let gauge = "payments_dead_letter_queue_depth{queue=\"payments.dlq\"}";
+        // The evaluator reads the depth every 200 ms: wait for the line, at most ALERT_BOUND.
+        let metrics_showing = |line: String| async move {
+            let started = std::time::Instant::now();
+            loop {
+                let text = get("/metrics").await?.text().await?;
+                if text.contains(&line) || started.elapsed() > ALERT_BOUND {
+                    return anyhow::Ok(text);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        let metrics = metrics_showing(format!("{gauge} 0")).await?;
+        assert!(metrics.contains(&format!("{gauge} 0")), "{metrics}");
+        assert_eq!(get("/alerts").await?.text().await?, "[]");
+        infra
+            .rabbit
+            .publish("", QUEUE, b"{not json", Some("garbage"))
+            .await?;
+        let metrics = metrics_showing(format!("{gauge} 1")).await?;
+        assert!(metrics.contains(&format!("{gauge} 1")), "{metrics}");
+        assert!(metrics.contains("payments_gave_up_total 1"), "{metrics}");
+        let alerts: Vec<Alert> = get("/alerts").await?.json().await?;
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        assert_eq!(alerts[0].name, ALERT);
+        let dead = infra.rabbit.dead_letters(DEAD_LETTER_QUEUE).await?;
+        assert_eq!(dead.len(), 1);
+        assert_eq!(
+            (dead[0].reason.as_str(), dead[0].queue.as_str()),
+            ("rejected", QUEUE)
+        );
+        // The fix reads the legacy format, not garbage: redriven, it is dead-lettered again.
+        http.post(format!("{}/fix", consumer.url)).send().await?;
+        assert_eq!(infra.rabbit.redrive(DEAD_LETTER_QUEUE).await?, 1);
+        infra
+            .rabbit
+            .wait_depth(DEAD_LETTER_QUEUE, 1, Duration::from_secs(10))
+            .await?;
+        consumer.stop().await;
+        anyhow::Ok(())
+    }
+    .await;
+    infra.shutdown().await?;
+    result
 }
