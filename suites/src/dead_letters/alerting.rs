@@ -98,3 +98,52 @@ pub(crate) fn firing(consumer: &Consumer) -> Vec<Alert> {
         summary: format!("{value} payments could not be processed and wait in {DEAD_LETTER_QUEUE}"),
     }]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dead_letters::Policy;
+
+    fn consumer(policy: Policy) -> Consumer {
+        Consumer::new(policy, "postgres://unused")
+    }
+
+    #[test]
+    fn the_depth_alert_fires_while_dead_letters_wait_and_the_gauge_says_how_many() {
+        let c = consumer(Policy::hardened());
+        assert!(
+            !exposition(&c).contains("payments_dead_letter_queue_depth"),
+            "not read yet"
+        );
+        assert_eq!(firing(&c), vec![]);
+        c.counters.dead_letter_depth.store(1, Ordering::Relaxed); // read: 0
+        assert!(
+            exposition(&c).contains("payments_dead_letter_queue_depth{queue=\"payments.dlq\"} 0\n")
+        );
+        assert_eq!(firing(&c), vec![]);
+        c.counters.dead_letter_depth.store(4, Ordering::Relaxed); // read: 3
+        let alerts = firing(&c);
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].name, ALERT);
+        assert!(alerts[0].summary.starts_with("3 payments"), "{alerts:?}");
+    }
+
+    #[test]
+    fn the_counter_alert_fires_once_anything_was_given_up_and_no_alert_means_none() {
+        let c = consumer(Policy {
+            alert: Some(AlertOn::GaveUpCounter),
+            ..Policy::hardened()
+        });
+        assert_eq!(firing(&c), vec![]);
+        c.counters.gave_up.store(2, Ordering::Relaxed);
+        assert_eq!(firing(&c).len(), 1);
+        assert!(exposition(&c).contains("payments_gave_up_total 2\n"));
+        let silent = consumer(Policy::naive());
+        silent.counters.gave_up.store(5, Ordering::Relaxed);
+        silent
+            .counters
+            .dead_letter_depth
+            .store(9, Ordering::Relaxed);
+        assert_eq!(firing(&silent), vec![]);
+    }
+}

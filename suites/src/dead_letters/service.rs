@@ -176,3 +176,22 @@ async fn fix(State(c): State<Arc<Consumer>>) -> Json<serde_json::Value> {
     c.fixed.store(true, Ordering::Relaxed);
     Json(serde_json::json!({ "fixed": true }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shakedown_fixtures::rabbitmq::QueueKind;
+
+    #[tokio::test]
+    async fn a_policy_the_broker_would_refuse_is_refused_before_connecting() {
+        let classic_with_limit = Policy {
+            queue: QueueKind::Classic,
+            delivery_limit: Some(3),
+            ..Policy::hardened()
+        };
+        let err = InProcess::start(classic_with_limit, "amqp://127.0.0.1:1", "postgres://x")
+            .await
+            .unwrap_err();
+        assert!(err.contains("quorum queues only"), "{err}");
+    }
+}
