@@ -31,6 +31,7 @@ mod checker;
 mod client;
 mod consumer;
 mod message;
+mod ops;
 mod policy;
 pub mod service;
 mod store;
@@ -38,12 +39,13 @@ mod suite;
 mod workload;
 
 pub use alerting::{ALERT, DEPTH_EVERY};
-pub use checker::{time_to_alert, DeadLetterChecker, DlqOp, DlqValue, Stage, ANOMALIES};
+pub use checker::{time_to_alert, DeadLetterChecker, ANOMALIES};
 pub use client::{
     Alert, Backlog, ClientError, DeadLettered, PaymentConsumer, Processed, ReferenceConsumer,
 };
 pub use consumer::RETRIES_HEADER;
 pub use message::{Kind, Message, Payment};
+pub use ops::{DlqOp, DlqValue, Stage};
 pub use policy::{
     AckMode, AlertOn, OnFailure, Policy, DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, QUEUE,
 };
