@@ -11,6 +11,7 @@
 //! | [`inconsistent_reads`] | inconsistent reads: replicas at different lags behind a balancer, reads going back and forth |
 //! | [`shared_database`] | shared database: one service's migration, scans and connections stalling and failing the other |
 //! | [`circuit_breaker`] | circuit breaker not triggering: a slow, then refusing dependency called while down, users kept waiting, no recovery |
+//! | [`event_ordering`] | event ordering: two producers, competing consumers, one killed mid-batch; early, stale and duplicate events applied |
 //!
 //! Every suite module has the same shape: a client trait for the system under test, an HTTP
 //! client of the reference service, `Options` (workload and [`shakedown::RunOptions`]),
@@ -53,6 +54,7 @@ suites!(
     inconsistent_reads,
     shared_database,
     circuit_breaker,
+    event_ordering,
 );
 
 /// Reference services that belong to no suite (probes for the harness's own tests and
