@@ -7,6 +7,7 @@ mod support;
 mod circuit_breaker;
 mod clock;
 mod clock_skew;
+mod event_ordering;
 mod inconsistent_reads;
 mod partial_failure;
 mod proxy_node;
