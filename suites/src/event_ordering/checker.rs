@@ -276,6 +276,17 @@ mod tests {
         }
     }
 
+    /// Created, paid, shipped: versions 1 to 3 of `order`.
+    fn shipped(order: &str) -> [OrderEvent; 3] {
+        [Created, Paid, Shipped]
+            .iter()
+            .enumerate()
+            .map(|(i, k)| event(order, i as i32 + 1, *k))
+            .collect::<Vec<_>>()
+            .try_into()
+            .expect("three events")
+    }
+
     fn applied(e: &OrderEvent) -> Applied {
         Applied {
             order_id: e.order_id.clone(),
@@ -340,11 +351,7 @@ mod tests {
 
     #[test]
     fn a_consumer_that_parks_early_events_and_flags_a_gap_is_valid() {
-        let (a1, a2, a3) = (
-            event("a", 1, Created),
-            event("a", 2, Paid),
-            event("a", 3, Shipped),
-        );
+        let [a1, a2, a3] = shipped("a");
         let (b1, b3) = (event("b", 1, Created), event("b", 3, Shipped));
         // Published: a3 before a2 (parked, then applied once a2 came), b2 never.
         let r = judge(
@@ -364,11 +371,7 @@ mod tests {
 
     #[test]
     fn shipped_applied_before_paid_is_out_of_order_invalid_and_ends_wrong() {
-        let (a1, a2, a3) = (
-            event("a", 1, Created),
-            event("a", 2, Paid),
-            event("a", 3, Shipped),
-        );
+        let [a1, a2, a3] = shipped("a");
         let r = judge(
             &[a1.clone(), a3.clone(), a2.clone()],
             &[],
@@ -418,11 +421,7 @@ mod tests {
 
     #[test]
     fn a_dropped_early_event_is_lost_and_the_order_stops_short() {
-        let (a1, a2, a3) = (
-            event("a", 1, Created),
-            event("a", 2, Paid),
-            event("a", 3, Shipped),
-        );
+        let [a1, a2, a3] = shipped("a");
         let r = judge(
             &[a1.clone(), a3.clone(), a2.clone()],
             &[],
@@ -452,7 +451,7 @@ mod tests {
     #[test]
     fn an_order_the_consumer_never_heard_of_ends_wrong() {
         let a1 = event("a", 1, Created);
-        let r = judge(&[a1.clone()], &[], &[], &[], &[]);
+        let r = judge(std::slice::from_ref(&a1), &[], &[], &[], &[]);
         assert_eq!(counts(&r), [1, 0, 0, 0, 1], "{r:#?}");
     }
 
