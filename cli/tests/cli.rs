@@ -26,6 +26,7 @@ fn list_names_every_suite() {
         "inconsistent_reads",
         "shared_database",
         "circuit_breaker",
+        "event_ordering",
     ] {
         assert!(out.contains(suite), "{suite} missing from:\n{out}");
     }
