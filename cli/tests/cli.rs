@@ -27,6 +27,7 @@ fn list_names_every_suite() {
         "shared_database",
         "circuit_breaker",
         "dead_letters",
+        "event_ordering",
     ] {
         assert!(out.contains(suite), "{suite} missing from:\n{out}");
     }

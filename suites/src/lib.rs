@@ -12,6 +12,7 @@
 //! | [`shared_database`] | shared database: one service's migration, scans and connections stalling and failing the other |
 //! | [`circuit_breaker`] | circuit breaker not triggering: a slow, then refusing dependency called while down, users kept waiting, no recovery |
 //! | [`dead_letters`] | dead letters ignored: poison and transient failures lost, duplicated, dead-lettered wrongly or unnoticed |
+//! | [`event_ordering`] | event ordering: two producers, competing consumers, one killed mid-batch; early, stale and duplicate events applied |
 //!
 //! Every suite module has the same shape: a client trait for the system under test, an HTTP
 //! client of the reference service, `Options` (workload and [`shakedown::RunOptions`]),
@@ -55,6 +56,7 @@ suites!(
     shared_database,
     circuit_breaker,
     dead_letters,
+    event_ordering,
 );
 
 /// Reference services that belong to no suite (probes for the harness's own tests and

@@ -8,6 +8,7 @@ mod circuit_breaker;
 mod clock;
 mod clock_skew;
 mod dead_letters;
+mod event_ordering;
 mod inconsistent_reads;
 mod partial_failure;
 mod proxy_node;
