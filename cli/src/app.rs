@@ -89,7 +89,9 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: ImagesAction,
     },
-    /// Remove containers and networks left behind by killed runs.
+    /// Remove containers and networks left behind by killed runs, and those kept for inspection
+    /// (SHAKEDOWN_KEEP) whose run has ended; other hosts' (an engine shared by CI jobs) only once
+    /// older than SHAKEDOWN_SWEEP_TTL (default 2h).
     #[command(after_help = "Examples:\n  shakedown clean\n  shakedown clean --all --images")]
     Clean {
         /// Remove every shakedown container and network, even those of runs still going.

@@ -134,7 +134,7 @@ async fn clean(all: bool, images: bool) -> ExitCode {
     let scope = if all {
         SweepScope::All
     } else {
-        SweepScope::Orphaned
+        SweepScope::OrphanedAndKept
     };
     match docker::sweep(&docker, scope).await {
         Ok(s) => println!(

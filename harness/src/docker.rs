@@ -1,10 +1,20 @@
 //! The Docker engine: the client, the labels every run puts on what it starts, and the sweep that
 //! removes what a killed run left behind.
 //!
-//! Every container and network a run creates carries [`RUN_LABEL`] (the run id) and
-//! [`OWNER_LABEL`] (`<pid>:<process start time>` of the process that created it). The sweep
-//! removes only resources whose owner process is gone, so parallel test processes never remove
-//! each other's containers; `shakedown clean --all` removes every labelled resource.
+//! Every container and network a run creates carries [`RUN_LABEL`] (the run id), [`OWNER_LABEL`]
+//! (`<pid>:<process start time>` of the process that created it), [`HOST_LABEL`] (that process's
+//! host) and [`CREATED_LABEL`]. The sweep removes this host's resources whose owner process is
+//! gone, and other hosts' only after a time-to-live ([`sweep_verdict`], in `owner.rs`), so parallel
+//! test processes never remove each other's containers, also when several hosts or CI jobs share
+//! one engine; `shakedown clean --all` removes every labelled resource.
+
+mod owner;
+
+pub use owner::{
+    host_id, owner_alive, owner_token, owner_token_of, sweep_ttl, sweep_verdict, unix_now,
+    Ownership, SweepContext, SweepVerdict, CREATED_LABEL, DEFAULT_SWEEP_TTL, HOST_LABEL,
+    KEPT_LABEL, OWNER_LABEL,
+};
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -18,8 +28,6 @@ use crate::error::{Error, Result};
 
 /// Label carrying the run id, on every container and network shakedown starts.
 pub const RUN_LABEL: &str = "dev.shakedown.run";
-/// Label carrying `<pid>:<start time>` of the process that owns the resource.
-pub const OWNER_LABEL: &str = "dev.shakedown.owner";
 
 /// A Docker client that has answered a ping.
 ///
@@ -53,41 +61,16 @@ pub(crate) async fn ping(docker: &Docker) -> Result<()> {
     }
 }
 
-/// `<pid>:<start time in clock ticks since boot>` of this process.
-pub fn owner_token() -> String {
-    let pid = std::process::id();
-    format!("{pid}:{}", process_start_time(pid).unwrap_or(0))
-}
-
-/// The owner token another running process puts on what it creates (`None` if it is not running).
-pub fn owner_token_of(pid: u32) -> Option<String> {
-    Some(format!("{pid}:{}", process_start_time(pid)?))
-}
-
-fn process_start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Field 2 (comm) may hold spaces and parentheses: split after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    // `rest` starts at field 3; start time is field 22.
-    rest.split_whitespace().nth(19)?.parse().ok()
-}
-
-/// Whether the process named by an owner token is still running on this host.
-pub fn owner_alive(token: &str) -> bool {
-    let Some((pid, start)) = token.split_once(':') else {
-        return false;
-    };
-    let (Ok(pid), Ok(start)) = (pid.parse::<u32>(), start.parse::<u64>()) else {
-        return false;
-    };
-    process_start_time(pid) == Some(start)
-}
-
 /// Which labelled resources a sweep removes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SweepScope {
-    /// Only those whose owning process has exited (safe while other runs are going on).
+    /// Only leftovers ([`sweep_verdict`]): this host's whose owning process has exited, other
+    /// hosts' older than the time-to-live; never those kept for inspection. Safe while other runs
+    /// are going on, here or on another host sharing the engine.
     Orphaned,
+    /// [`SweepScope::Orphaned`], and the resources kept for inspection (`SHAKEDOWN_KEEP`) judged
+    /// the same way: what `shakedown clean` removes.
+    OrphanedAndKept,
     /// Every resource carrying [`RUN_LABEL`].
     All,
     /// Every resource of one run, whatever its owner.
@@ -106,17 +89,41 @@ pub struct SweepSummary {
     pub networks: usize,
 }
 
-/// Removes labelled containers, then labelled networks, within `scope`.
+/// Removes labelled containers, then labelled networks, within `scope`, as seen from this host
+/// now ([`SweepContext::current`]).
 pub async fn sweep(docker: &Docker, scope: SweepScope) -> Result<SweepSummary> {
-    sweep_run(docker, scope, None).await
+    let ctx = SweepContext::current(scope == SweepScope::OrphanedAndKept)?;
+    sweep_run(docker, scope, None, &ctx).await
+}
+
+/// [`sweep`] as seen from the host and time `ctx` describes, limited to run `run` if given: how
+/// the two-host test plays both hosts on one engine without touching other runs.
+pub async fn sweep_as(
+    docker: &Docker,
+    scope: SweepScope,
+    run: Option<&str>,
+    ctx: &SweepContext,
+) -> Result<SweepSummary> {
+    sweep_run(docker, scope, run, ctx).await
 }
 
 /// Removes every container and network of run `run_id`.
 pub(crate) async fn sweep_run_id(docker: &Docker, run_id: &str) -> Result<SweepSummary> {
-    sweep_run(docker, SweepScope::All, Some(run_id)).await
+    let ctx = SweepContext {
+        host: host_id(),
+        ttl: DEFAULT_SWEEP_TTL,
+        now: 0,
+        include_kept: true,
+    };
+    sweep_run(docker, SweepScope::All, Some(run_id), &ctx).await
 }
 
-async fn sweep_run(docker: &Docker, scope: SweepScope, run: Option<&str>) -> Result<SweepSummary> {
+async fn sweep_run(
+    docker: &Docker,
+    scope: SweepScope,
+    run: Option<&str>,
+    ctx: &SweepContext,
+) -> Result<SweepSummary> {
     let run = run.or(match scope {
         SweepScope::Run(r) => Some(r),
         _ => None,
@@ -127,11 +134,14 @@ async fn sweep_run(docker: &Docker, scope: SweepScope, run: Option<&str>) -> Res
     };
     let filters: HashMap<&str, Vec<String>> = HashMap::from([("label", vec![label])]);
     let me = owner_token();
-    let doomed = |labels: Option<&HashMap<String, String>>| match scope {
-        SweepScope::Orphaned => labels
-            .and_then(|l| l.get(OWNER_LABEL))
-            .is_none_or(|owner| !owner_alive(owner)),
-        SweepScope::Mine => labels.and_then(|l| l.get(OWNER_LABEL)) == Some(&me),
+    let doomed = |labels: Option<&HashMap<String, String>>, created: Option<u64>| match scope {
+        SweepScope::Orphaned | SweepScope::OrphanedAndKept => {
+            sweep_verdict(&Ownership::from_labels(labels, created), ctx, owner_alive).removes()
+        }
+        SweepScope::Mine => {
+            let own = Ownership::from_labels(labels, None);
+            own.owner == Some(me.as_str()) && own.host == Some(ctx.host.as_str())
+        }
         _ => true,
     };
 
@@ -148,7 +158,8 @@ async fn sweep_run(docker: &Docker, scope: SweepScope, run: Option<&str>) -> Res
         .await
         .map_err(|source| Error::docker("list containers labelled", RUN_LABEL, source))?;
     for c in containers {
-        if !doomed(c.labels.as_ref()) {
+        let created = c.created.and_then(|t| u64::try_from(t).ok());
+        if !doomed(c.labels.as_ref(), created) {
             continue;
         }
         let Some(id) = c.id else { continue };
@@ -174,7 +185,7 @@ async fn sweep_run(docker: &Docker, scope: SweepScope, run: Option<&str>) -> Res
         .await
         .map_err(|source| Error::docker("list networks labelled", RUN_LABEL, source))?;
     for n in networks {
-        if !doomed(n.labels.as_ref()) {
+        if !doomed(n.labels.as_ref(), None) {
             continue;
         }
         let Some(name) = n.name else { continue };
@@ -236,17 +247,4 @@ pub(crate) fn is_not_found(e: &testcontainers::bollard::errors::Error) -> bool {
             ..
         }
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn own_process_is_alive_and_a_made_up_one_is_not() {
-        assert!(owner_alive(&owner_token()));
-        assert!(!owner_alive("4194304:1"));
-        assert!(!owner_alive(&format!("{}:1", std::process::id())));
-        assert!(!owner_alive("garbage"));
-    }
 }

@@ -60,17 +60,42 @@ pub enum Error {
         #[source]
         source: Box<testcontainers::TestcontainersError>,
     },
-    /// A node did not pass its readiness check in time.
-    #[error("node `{node}` was not ready after {timeout:?}: {detail} (its logs: `docker logs {container}`)")]
+    /// A node did not become ready: its checks did not pass in time, or its process exited.
+    #[error(
+        "node `{node}` was not ready after {waited:?}: {detail}{}\n{}{hint}",
+        .exit_code.map(|c| format!(" (its process exited with code {c})")).unwrap_or_default(),
+        if .log_tail.is_empty() {
+            "it wrote nothing to stdout or stderr\n".to_string()
+        } else {
+            format!("the last lines of its log:\n{}\n", indent(.log_tail))
+        }
+    )]
     NotReady {
         /// The node's name.
         node: String,
-        /// Its container name.
-        container: String,
         /// How long the harness waited.
-        timeout: Duration,
-        /// The last failed check.
+        waited: Duration,
+        /// The last failed check, or what ended the wait.
         detail: String,
+        /// The exit code of the container's process, if it had stopped.
+        exit_code: Option<i32>,
+        /// The last lines (about 20) of its stdout and stderr, interleaved.
+        log_tail: String,
+        /// Where the container is now and how to look at it (still running, kept for
+        /// inspection, or removed and how to keep it next time).
+        hint: String,
+    },
+    /// A binary cannot run in the image it is about to be copied into.
+    #[error("binary `{binary}` cannot run in image `{image}`: {reason}; {fix}")]
+    BinaryIncompatible {
+        /// The host path of the binary.
+        binary: String,
+        /// The image it was meant for.
+        image: String,
+        /// What does not fit (format, architecture, C library, glibc version).
+        reason: String,
+        /// What to do about it.
+        fix: String,
     },
     /// A command run inside a node exited non-zero.
     #[error("`{command}` in node `{node}` exited with {code}: {stderr}")]
@@ -163,6 +188,14 @@ pub enum Error {
         /// How long was waited.
         timeout: Duration,
     },
+}
+
+/// Indents every line by two spaces (log excerpts inside an error message).
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 impl Error {

@@ -60,13 +60,14 @@ pub struct ImageRecipe {
     pub files: &'static [(&'static str, &'static str)],
 }
 
-/// The runtime role: a Debian userland with libfaketime and CA certificates, for services under
-/// test (their binaries are copied in at start) and for the fault proxy.
+/// The runtime role: a Debian 13 (trixie, glibc 2.41) userland with libfaketime and CA
+/// certificates, for services under test (their binaries are copied in at start, so they must
+/// not need a newer glibc: see [`crate::binary`]) and for the fault proxy.
 pub const RUNTIME: ImageRecipe = ImageRecipe {
     role: "runtime",
     repository: "shakedown/runtime",
-    tag: "bookworm",
-    debian: "bookworm",
+    tag: "trixie",
+    debian: "trixie",
     dockerfile: include_str!("../../ci/images/runtime/Dockerfile"),
     files: &[],
 };
@@ -400,6 +401,17 @@ pub async fn build(recipe: &ImageRecipe, base: &str, log: &Path) -> Result<()> {
             &format!("{RECIPE_LABEL}={}", recipe.recipe_hash()),
         ])
         .args(["--label", &format!("dev.shakedown.role={}", recipe.role)])
+        .args(
+            crate::binary::glibc_of(recipe.debian)
+                .map(|v| {
+                    [
+                        "--label".to_string(),
+                        format!("{}={v}", crate::binary::GLIBC_LABEL),
+                    ]
+                })
+                .into_iter()
+                .flatten(),
+        )
         .args(["-t", &reference])
         .arg(&dir.path);
     log_output(cmd, &reference, log)
@@ -597,13 +609,13 @@ mod tests {
     fn recipes_name_the_debian_release_their_dockerfile_defaults_to() {
         assert_eq!(RUNTIME.check(), Ok(()));
         let wrong = ImageRecipe {
-            debian: "trixie",
+            debian: "bookworm",
             ..RUNTIME
         };
         let err = wrong.check().unwrap_err();
-        assert!(err.contains("ARG BASE=debian:trixie-slim"), "{err}");
+        assert!(err.contains("ARG BASE=debian:bookworm-slim"), "{err}");
         let not_from_base = ImageRecipe {
-            dockerfile: "ARG BASE=debian:bookworm-slim\nFROM debian:bookworm-slim\n",
+            dockerfile: "ARG BASE=debian:trixie-slim\nFROM debian:trixie-slim\n",
             ..RUNTIME
         };
         assert!(not_from_base.check().unwrap_err().contains("FROM ${BASE}"));

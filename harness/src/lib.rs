@@ -6,6 +6,7 @@
 //! | --- | --- |
 //! | [`topology`], [`node`] | real containers on a private network per run; node faults (kill, pause, restart, partition) |
 //! | [`image`] | images built from the project's recipes, never pulled |
+//! | [`binary`] | the check of a host binary (ELF, architecture, glibc) before it is copied into a container |
 //! | [`docker`] | the engine client, run labels, the sweep of leftovers |
 //! | [`proxy`] | the Toxiproxy-compatible TCP fault proxy (crate `shakedown-proxy`): embedded, as `shakedown proxy`, or as a node |
 //! | [`clock`] | per-node wall clocks (libfaketime) and in-process clocks for unit tests |
@@ -19,6 +20,7 @@
 #![deny(missing_debug_implementations)]
 #![warn(missing_docs)]
 
+pub mod binary;
 pub mod checker;
 mod client_error;
 pub mod clock;

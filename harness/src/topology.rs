@@ -5,15 +5,26 @@
 //! is dropped, also while a panic unwinds. [`Topology::shutdown`] does the same explicitly and
 //! reports errors. Before creating anything it sweeps what killed runs left behind
 //! ([`crate::docker::sweep`] with [`SweepScope::Orphaned`](crate::docker::SweepScope)).
+//!
+//! `SHAKEDOWN_KEEP` ([`KeepPolicy`]) keeps the containers and network instead, for inspection:
+//! always, or only when the test failed (a panic while the topology goes away, or a node that did
+//! not start). What was kept is printed, with how to inspect it and how to remove it
+//! (`shakedown clean`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+mod keep;
+pub use keep::KeepPolicy;
+pub(crate) use keep::Keeper;
+
 use testcontainers::bollard::models::NetworkCreateRequest;
 use testcontainers::bollard::Docker;
 
-use crate::docker::{self, SweepScope, OWNER_LABEL, RUN_LABEL};
+use crate::docker::{
+    self, SweepScope, CREATED_LABEL, HOST_LABEL, KEPT_LABEL, OWNER_LABEL, RUN_LABEL,
+};
 use crate::error::{Error, Result};
 use crate::node::{Node, NodeSpec};
 
@@ -45,13 +56,22 @@ struct Inner {
     run_id: String,
     network: String,
     owner: String,
+    host: String,
+    created: String,
     docker: Docker,
+    keeper: Keeper,
     cleaned: AtomicBool,
 }
 
 impl Topology {
-    /// Creates a run with a fresh id and its network.
+    /// Creates a run with a fresh id and its network; what it keeps after a failure follows
+    /// `SHAKEDOWN_KEEP` ([`KeepPolicy::from_env`]).
     pub async fn start() -> Result<Self> {
+        Self::start_keeping(KeepPolicy::from_env()?).await
+    }
+
+    /// Like [`Topology::start`], with the keep policy given rather than read from the environment.
+    pub async fn start_keeping(keep: KeepPolicy) -> Result<Self> {
         let docker = docker::client().await?;
         // Leftovers of killed runs; never touches a live process's resources.
         if let Ok(swept) = docker::sweep(&docker, SweepScope::Orphaned).await {
@@ -65,27 +85,28 @@ impl Topology {
         }
         let run_id = format!("{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
         let network = format!("shakedown-{run_id}");
-        let owner = docker::owner_token();
-        docker
+        let inner = Inner {
+            owner: docker::owner_token(),
+            host: docker::host_id(),
+            created: docker::unix_now().to_string(),
+            keeper: Keeper::new(keep),
+            cleaned: AtomicBool::new(false),
+            docker,
+            run_id,
+            network,
+        };
+        inner
+            .docker
             .create_network(NetworkCreateRequest {
-                name: network.clone(),
+                name: inner.network.clone(),
                 driver: Some("bridge".into()),
-                labels: Some(HashMap::from([
-                    (RUN_LABEL.to_string(), run_id.clone()),
-                    (OWNER_LABEL.to_string(), owner.clone()),
-                ])),
+                labels: Some(HashMap::from_iter(inner.labels())),
                 ..Default::default()
             })
             .await
-            .map_err(|source| Error::docker("create network", network.clone(), source))?;
+            .map_err(|source| Error::docker("create network", inner.network.clone(), source))?;
         Ok(Topology {
-            inner: Arc::new(Inner {
-                run_id,
-                network,
-                owner,
-                docker,
-                cleaned: AtomicBool::new(false),
-            }),
+            inner: Arc::new(inner),
         })
     }
 
@@ -109,11 +130,23 @@ impl Topology {
         &self.inner.docker
     }
 
-    pub(crate) fn labels(&self) -> [(String, String); 2] {
-        [
-            (RUN_LABEL.to_string(), self.inner.run_id.clone()),
-            (OWNER_LABEL.to_string(), self.inner.owner.clone()),
-        ]
+    pub(crate) fn labels(&self) -> Vec<(String, String)> {
+        self.inner.labels()
+    }
+
+    /// What this run keeps for inspection.
+    pub fn keep_policy(&self) -> KeepPolicy {
+        self.inner.keeper.policy()
+    }
+
+    /// Marks the run as failed: with [`KeepPolicy::OnFailure`] its containers are then kept when
+    /// it goes away. A panic while it goes away, or a node that does not start, marks it too.
+    pub fn mark_failed(&self) {
+        self.inner.keeper.mark_failed();
+    }
+
+    pub(crate) fn keeper(&self) -> &Keeper {
+        &self.inner.keeper
     }
 
     /// Starts a node on this topology's network and waits until it is ready.
@@ -124,16 +157,45 @@ impl Topology {
     /// Removes every container of this run and its network now, reporting failures.
     ///
     /// Nodes still held elsewhere become dead handles. Dropping the last handle does the same.
+    ///
+    /// A run kept for inspection ([`KeepPolicy`]: always, or on failure after one) stays, as it
+    /// would on drop.
     pub async fn shutdown(self) -> Result<()> {
         self.inner.cleaned.store(true, Ordering::SeqCst);
+        if self.inner.keeper.keeps_now() {
+            eprintln!(
+                "{}",
+                keep::kept_notice(&self.inner.run_id, self.inner.keeper.policy())
+            );
+            return Ok(());
+        }
         docker::sweep_run_id(&self.inner.docker, &self.inner.run_id).await?;
         Ok(())
+    }
+}
+
+impl Inner {
+    fn labels(&self) -> Vec<(String, String)> {
+        let mut labels = vec![
+            (RUN_LABEL.to_string(), self.run_id.clone()),
+            (OWNER_LABEL.to_string(), self.owner.clone()),
+            (HOST_LABEL.to_string(), self.host.clone()),
+            (CREATED_LABEL.to_string(), self.created.clone()),
+        ];
+        if let Some(value) = self.keeper.policy().label() {
+            labels.push((KEPT_LABEL.to_string(), value.to_string()));
+        }
+        labels
     }
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
         if self.cleaned.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if self.keeper.keeps_now() {
+            eprintln!("{}", keep::kept_notice(&self.run_id, self.keeper.policy()));
             return;
         }
         // Runs on its own thread and runtime with its own client: works from any runtime flavour,

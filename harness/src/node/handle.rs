@@ -3,13 +3,14 @@
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use testcontainers::bollard::models::PortBinding;
-use testcontainers::core::{IntoContainerPort, WaitFor};
+use testcontainers::core::IntoContainerPort;
 use testcontainers::runners::AsyncRunner;
-use testcontainers::{ContainerAsync, CopyTargetOptions, GenericImage, ImageExt};
+use testcontainers::{CopyTargetOptions, GenericImage, ImageExt};
 
+use super::held::Held;
 use super::{FileSource, NodeSpec, Probe, Stream};
 use crate::clock::{ClockState, NodeClock};
 use crate::error::{Error, Result};
@@ -28,7 +29,7 @@ pub struct Node {
     pub(super) ports: std::sync::Mutex<HashMap<u16, u16>>,
     // Field order matters: the container goes before the topology handle, so the network is
     // removed after its last container.
-    pub(super) container: ContainerAsync<GenericImage>,
+    pub(super) container: Held,
     pub(super) topology: Topology,
 }
 
@@ -41,13 +42,9 @@ impl Node {
         crate::clock::prepare(&mut spec)?;
         let container_name = topology.container_name(&spec.name);
         let (repo, tag) = crate::image::split_reference(&spec.image);
+        // Log lines are waited for after start (`wait_for_lines`), not by testcontainers, which
+        // would remove the container on failure before its log could be read.
         let mut image = GenericImage::new(repo, tag);
-        for (stream, line) in &spec.wait_logs {
-            image = image.with_wait_for(match stream {
-                Stream::Stdout => WaitFor::message_on_stdout(line),
-                Stream::Stderr => WaitFor::message_on_stderr(line),
-            });
-        }
         if let Some(ep) = &spec.entrypoint {
             image = image.with_entrypoint(ep);
         }
@@ -106,6 +103,7 @@ impl Node {
             .await
             .map_err(|source| Error::container(spec.name.clone(), "start", source))?;
         crate::clock::verify(topology.docker(), container.id(), &spec).await?;
+        let started = Instant::now();
         let node = Node {
             name: spec.name,
             container_name,
@@ -113,10 +111,19 @@ impl Node {
             probes: spec.probes,
             timeout: spec.startup_timeout,
             ports: Default::default(),
-            container,
+            container: Held::new(container, topology.keeper().clone()),
             topology,
         };
-        node.wait_ready().await?;
+        let ready = match node.wait_for_lines(&spec.wait_logs, started).await {
+            Ok(()) => node.poll_ready(started).await,
+            Err(why) => Err(why),
+        };
+        if let Err((waited, detail)) = ready {
+            // A failed start is a failed test: with SHAKEDOWN_KEEP=on-failure the run stays.
+            node.topology.mark_failed();
+            let hint = node.failed_start_hint();
+            return Err(node.not_ready(waited, detail, hint).await);
+        }
         Ok(node)
     }
 
@@ -128,6 +135,7 @@ impl Node {
             name, container, ..
         } = self;
         container
+            .into_inner()
             .rm()
             .await
             .map_err(|source| Error::container(name, "remove the container", source))

@@ -5,11 +5,14 @@
 //! | --- | --- |
 //! | `spec.rs` | [`NodeSpec`], what to start, and [`Stream`] |
 //! | `handle.rs` | [`Node`]: start and removal, addresses, exec, logs |
-//! | `probe.rs` | [`Probe`] and [`Node::wait_ready`] |
+//! | `held.rs` | the node's container, left in place when its run is kept for inspection |
+//! | `probe.rs` | [`Probe`] and [`Node::wait_ready`]; `failure.rs` what a failed start reports |
 //! | `faults.rs` | kill, signal, pause, restart, disconnect and their undoing |
 
+mod failure;
 mod faults;
 mod handle;
+mod held;
 mod probe;
 mod spec;
 

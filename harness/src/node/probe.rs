@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::Node;
-use crate::error::{Error, Result};
+use super::{Node, Stream};
+use crate::error::Result;
 
 /// How the harness decides that a node is ready, at start and after every restart.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,26 +18,73 @@ pub enum Probe {
 }
 
 impl Node {
-    /// Polls the node's probes until all pass, or fails after its startup timeout.
+    /// Polls the node's probes until all pass, or fails after its startup timeout, or as soon as
+    /// its process has exited. The error carries the last lines of its log and its exit code.
     pub async fn wait_ready(&self) -> Result<()> {
-        let started = Instant::now();
+        match self.poll_ready(Instant::now()).await {
+            Ok(()) => Ok(()),
+            Err((waited, detail)) => Err(self.not_ready(waited, detail, self.present_hint()).await),
+        }
+    }
+
+    /// [`Node::wait_ready`] without the error's context: how long was waited, and why it ended.
+    pub(super) async fn poll_ready(&self, started: Instant) -> Result<(), (Duration, String)> {
         let mut delay = Duration::from_millis(20);
         loop {
             let failed = self.failed_probe().await;
             let Some(detail) = failed else {
                 return Ok(());
             };
+            if self.exited_with().await.is_some() {
+                return Err((
+                    started.elapsed(),
+                    format!("{detail}; its process has exited"),
+                ));
+            }
             if started.elapsed() >= self.timeout {
-                return Err(Error::NotReady {
-                    node: self.name.clone(),
-                    container: self.container_name.clone(),
-                    timeout: self.timeout,
-                    detail,
-                });
+                return Err((started.elapsed(), detail));
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_millis(250));
         }
+    }
+
+    /// Follows the node's log until each of `lines` has appeared (a line containing it), within
+    /// the startup timeout counted from `started`; ends early when the log ends (the process
+    /// exited).
+    pub(super) async fn wait_for_lines(
+        &self,
+        lines: &[(Stream, String)],
+        started: Instant,
+    ) -> Result<(), (Duration, String)> {
+        use tokio::io::AsyncBufReadExt;
+        for (stream, wanted) in lines {
+            let name = match stream {
+                Stream::Stdout => "stdout",
+                Stream::Stderr => "stderr",
+            };
+            let mut reader = self.log_stream(*stream, true).lines();
+            loop {
+                let remaining = self.timeout.saturating_sub(started.elapsed());
+                match tokio::time::timeout(remaining, reader.next_line()).await {
+                    Err(_) => {
+                        return Err((
+                            started.elapsed(),
+                            format!("no line containing `{wanted}` on its {name}"),
+                        ))
+                    }
+                    Ok(Ok(Some(line))) if line.contains(wanted.as_str()) => break,
+                    Ok(Ok(Some(_))) => {}
+                    Ok(Ok(None)) | Ok(Err(_)) => {
+                        return Err((
+                            started.elapsed(),
+                            format!("its {name} ended before a line containing `{wanted}`"),
+                        ))
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn failed_probe(&self) -> Option<String> {

@@ -168,7 +168,7 @@ impl NodeSpec {
     /// use shakedown::clock::FakeClock;
     /// use shakedown::NodeSpec;
     ///
-    /// let spec = NodeSpec::new("issuer", "shakedown/runtime:bookworm").fake_clock(FakeClock::new());
+    /// let spec = NodeSpec::new("issuer", "shakedown/runtime:trixie").fake_clock(FakeClock::new());
     /// ```
     pub fn fake_clock(mut self, setup: FakeClock) -> Self {
         self.fake_clock = Some(setup);

@@ -1,4 +1,7 @@
 //! The harness tests that start containers (nextest runs binaries named `containers` one at a time).
 
+mod keep;
 mod netem;
+mod support;
+mod sweep;
 mod topology;

@@ -4,10 +4,11 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::time::Duration;
 
-use shakedown::docker::RUN_LABEL;
 use shakedown::image::{ensure, BuildPolicy, RUNTIME};
 use shakedown::{NodeSpec, Probe, Topology};
 use tokio::io::AsyncBufReadExt;
+
+use crate::support::leftovers;
 
 const PANIC_PROBE_ENV: &str = "SHAKEDOWN_TEST_PANIC_PROBE";
 
@@ -20,19 +21,6 @@ async fn runtime_node(topology: &Topology, name: &str) -> shakedown::Result<shak
                 .probe(Probe::Exec(vec!["true".into()])),
         )
         .await
-}
-
-/// Containers and networks carrying this run's label, as `docker` sees them.
-fn leftovers(run_id: &str) -> (usize, usize) {
-    let count = |args: &[&str]| {
-        let out = Command::new("docker")
-            .args(args)
-            .args(["--filter", &format!("label={RUN_LABEL}={run_id}"), "-q"])
-            .output()
-            .expect("docker CLI");
-        String::from_utf8_lossy(&out.stdout).lines().count()
-    };
-    (count(&["ps", "-a"]), count(&["network", "ls"]))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,7 +137,10 @@ fn a_panicking_test_leaves_nothing_behind() {
     let out = std::env::temp_dir().join(format!("shakedown-panic-probe-{}", std::process::id()));
     let status = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "topology::panic_probe", "--nocapture"])
-        .envs(HashMap::from([(PANIC_PROBE_ENV, out.to_str().unwrap())]))
+        .envs(HashMap::from([
+            (PANIC_PROBE_ENV, out.to_str().unwrap()),
+            ("SHAKEDOWN_KEEP", "never"),
+        ]))
         .status()
         .expect("run the probe");
     assert!(!status.success(), "the probe must have panicked");
