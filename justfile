@@ -56,6 +56,10 @@ check:
     cargo clippy --workspace --all-targets -- -D warnings
     cargo test --workspace --doc
 
+# Package every crate as crates.io would receive it (what CI checks).
+package:
+    cargo package --workspace --no-verify --allow-dirty
+
 # Print the per-node clock figures (error after a change, time until a change is seen).
 bench-clock:
     cargo bench -p shakedown-suites --bench clock

@@ -10,7 +10,7 @@
 //! image named by `SHAKEDOWN_BASE_IMAGE_R` (upper case; for bookworm also `SHAKEDOWN_BASE_IMAGE`);
 //! `debian:R-slim` if present locally or if it can be pulled; otherwise `shakedown/debian-base:R`,
 //! bootstrapped with debootstrap from the Debian mirror the machine's apt uses
-//! (`ci/images/bootstrap-base.sh`, embedded here too).
+//! (`harness/images/bootstrap-base.sh`, embedded here too).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -39,7 +39,7 @@ pub fn official_base(debian: &str) -> String {
 pub fn bootstrap_base(debian: &str) -> String {
     format!("shakedown/debian-base:{debian}")
 }
-const BOOTSTRAP_SCRIPT: &str = include_str!("../../ci/images/bootstrap-base.sh");
+const BOOTSTRAP_SCRIPT: &str = include_str!("../images/bootstrap-base.sh");
 
 /// A Dockerfile and the files it `COPY`s, identified by `repository:tag`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +68,7 @@ pub const RUNTIME: ImageRecipe = ImageRecipe {
     repository: "shakedown/runtime",
     tag: "trixie",
     debian: "trixie",
-    dockerfile: include_str!("../../ci/images/runtime/Dockerfile"),
+    dockerfile: include_str!("../images/runtime/Dockerfile"),
     files: &[],
 };
 

@@ -37,6 +37,11 @@ mod serde_time;
 pub mod suite;
 pub mod topology;
 
+/// The testcontainers crate this one is built on: [`Node`] wraps its containers, and
+/// [`Topology::docker`] and [`Error`] expose its `bollard` client and errors, so a user names
+/// those types through this re-export rather than a second, possibly different, dependency.
+pub use testcontainers;
+
 /// The Toxiproxy-compatible TCP fault proxy: the crate `shakedown-proxy`, which needs no Docker.
 pub use shakedown_proxy as proxy;
 

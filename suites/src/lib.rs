@@ -27,7 +27,7 @@
 
 /// The README's examples, compiled as doc tests so they cannot rot.
 #[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
+#[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
 pub mod clock_probe;

@@ -3,7 +3,7 @@
 # registry: debootstrap a minimal root file system of SUITE (a Debian release name) from the
 # Debian mirror this machine's apt already uses, and `docker import` it.
 #
-#   ci/images/bootstrap-base.sh [TAG] [SUITE]
+#   harness/images/bootstrap-base.sh [TAG] [SUITE]
 #
 # SUITE defaults to bookworm; TAG to shakedown/debian-base:SUITE. The mirror serves every
 # release, so a bookworm machine bootstraps trixie (and the other way round) just as well.
