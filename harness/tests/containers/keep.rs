@@ -51,10 +51,14 @@ async fn a_node_whose_process_exits_reports_its_last_log_lines_and_exit_code_at_
         panic!("expected NotReady, got {err}");
     };
     assert_eq!(exit_code, Some(3));
+    // The last 20 of its 31 lines; stdout and stderr are separate pipes, so the engine may log
+    // the error line a little before the last numbered ones.
     let lines: Vec<&str> = log_tail.lines().collect();
     assert_eq!(lines.len(), 20, "{log_tail}");
-    assert_eq!(lines.first(), Some(&"line-12"), "{log_tail}");
-    assert_eq!(lines.last(), Some(&"fatal: no database"), "{log_tail}");
+    for kept in ["line-12", "line-30", "fatal: no database"] {
+        assert!(lines.contains(&kept), "{kept} missing:\n{log_tail}");
+    }
+    assert!(!lines.contains(&"line-11"), "{log_tail}");
     let text = err.to_string();
     assert!(
         text.contains("exited with code 3") && text.contains("  line-30"),
