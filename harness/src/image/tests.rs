@@ -1,0 +1,97 @@
+//! Unit tests of the image recipes, bases and build log.
+
+use super::*;
+
+#[tokio::test]
+async fn build_output_goes_to_the_log_and_a_failure_returns_its_last_lines() {
+    let log = std::env::temp_dir().join(format!("shakedown-build-log-{}.log", std::process::id()));
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        "echo 'Step 1/2 : RUN apt-get install -y tzdata'; echo 'Unpacking tzdata ...'; echo 'E: broken' >&2; exit 3",
+    ]);
+    let e = log_output(cmd, "shakedown/test:1", &log).await.unwrap_err();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    for line in ["Step 1/2 : RUN apt-get", "Unpacking tzdata", "E: broken"] {
+        assert!(text.contains(line), "{line} not in the log:\n{text}");
+    }
+    assert!(
+        e.contains("exit status: 3") && e.contains("E: broken"),
+        "{e}"
+    );
+    assert!(is_step("Step 1/2 : RUN apt-get install -y tzdata"));
+    assert!(
+        !is_step("Unpacking tzdata ..."),
+        "apt's own lines are not steps"
+    );
+}
+
+#[test]
+fn recipe_hash_changes_with_any_file() {
+    let a = ImageRecipe {
+        role: "t",
+        repository: "x/t",
+        tag: "1",
+        debian: "bookworm",
+        dockerfile: "FROM a",
+        files: &[("f", "1")],
+    };
+    let b = ImageRecipe {
+        files: &[("f", "2")],
+        ..a
+    };
+    let c = ImageRecipe {
+        dockerfile: "FROM b",
+        ..a
+    };
+    assert_eq!(a.recipe_hash(), a.recipe_hash());
+    assert_ne!(a.recipe_hash(), b.recipe_hash());
+    assert_ne!(a.recipe_hash(), c.recipe_hash());
+    assert_eq!(a.reference(), format!("x/t:1-{}", &a.recipe_hash()[..12]));
+    assert_ne!(a.reference(), b.reference());
+}
+
+#[test]
+fn recipes_name_the_debian_release_their_dockerfile_defaults_to() {
+    assert_eq!(RUNTIME.check(), Ok(()));
+    let wrong = ImageRecipe {
+        debian: "bookworm",
+        ..RUNTIME
+    };
+    let err = wrong.check().unwrap_err();
+    assert!(err.contains("ARG BASE=debian:bookworm-slim"), "{err}");
+    let not_from_base = ImageRecipe {
+        dockerfile: "ARG BASE=debian:trixie-slim\nFROM debian:trixie-slim\n",
+        ..RUNTIME
+    };
+    assert!(not_from_base.check().unwrap_err().contains("FROM ${BASE}"));
+}
+
+#[test]
+fn each_release_has_its_own_base_names() {
+    assert_eq!(official_base("bookworm"), OFFICIAL_BASE);
+    assert_eq!(bootstrap_base("bookworm"), BOOTSTRAP_BASE);
+    assert_eq!(bootstrap_base("trixie"), "shakedown/debian-base:trixie");
+    assert_eq!(
+        base_variables("bookworm"),
+        ["SHAKEDOWN_BASE_IMAGE_BOOKWORM", "SHAKEDOWN_BASE_IMAGE"]
+    );
+    assert_eq!(base_variables("trixie"), ["SHAKEDOWN_BASE_IMAGE_TRIXIE"]);
+}
+
+#[test]
+fn image_references_split_at_the_tag() {
+    assert_eq!(
+        split_reference("shakedown/postgres:15"),
+        ("shakedown/postgres".into(), "15".into())
+    );
+    assert_eq!(
+        split_reference("reg:5000/a/b:1.2"),
+        ("reg:5000/a/b".into(), "1.2".into())
+    );
+    assert_eq!(
+        split_reference("reg:5000/a/b"),
+        ("reg:5000/a/b".into(), "latest".into())
+    );
+}
