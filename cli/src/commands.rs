@@ -93,10 +93,28 @@ async fn images(progress: &Progress, action: ImagesAction) -> ExitCode {
             } else {
                 BuildPolicy::IfNeeded
             };
+            let started = std::time::Instant::now();
+            let before = match not_current(&wanted, force).await {
+                Ok(b) => b,
+                Err(e) => return fail(e),
+            };
             let step = progress.step("building images");
             match image::ensure(&wanted, policy).await {
                 Ok(()) => {
-                    step.done(&format!("all {} image(s) are current", wanted.len()));
+                    step.clear();
+                    let took = shakedown::report::words::human(started.elapsed());
+                    progress.out_line(&if before.is_empty() {
+                        format!(
+                            "all {} image(s) were current; nothing built ({took})",
+                            wanted.len()
+                        )
+                    } else {
+                        format!(
+                            "built {} in {took}; all {} image(s) are current",
+                            before.join(", "),
+                            wanted.len()
+                        )
+                    });
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -128,6 +146,18 @@ async fn images(progress: &Progress, action: ImagesAction) -> ExitCode {
             }
         }
     }
+}
+
+/// The roles of the images that a build has to make (every one with `force`).
+async fn not_current(wanted: &[ImageRecipe], force: bool) -> shakedown::Result<Vec<&'static str>> {
+    let docker = docker::client().await?;
+    let mut out = Vec::new();
+    for r in wanted {
+        if force || image::status(&docker, r).await? != image::ImageState::Current {
+            out.push(r.role);
+        }
+    }
+    Ok(out)
 }
 
 async fn clean(all: bool, images: bool) -> ExitCode {

@@ -3,14 +3,17 @@
 //! Each [`ImageRecipe`] is a Dockerfile plus the files it copies, embedded in the binary. An
 //! image is tagged with, and carries the label [`RECIPE_LABEL`] holding, the hash of its recipe; [`ensure`] checks every
 //! image a run needs before any container starts (a missing image must never turn into a pull),
-//! and builds what is missing or stale under a file lock, so parallel test processes build once.
+//! and builds what is missing or stale under a file lock, so parallel test processes build once;
+//! only those are built (a recipe's change changes its hash, so its tag, and nothing else), all
+//! at once.
 //!
 //! The Dockerfiles build `FROM` the build argument `BASE`, a Debian release each recipe names
 //! ([`ImageRecipe::debian`]: `bookworm`, `trixie`). The base of release `R` is, in order: the
 //! image named by `SHAKEDOWN_BASE_IMAGE_R` (upper case; for bookworm also `SHAKEDOWN_BASE_IMAGE`);
-//! `debian:R-slim` if present locally or if it can be pulled; otherwise `shakedown/debian-base:R`,
-//! bootstrapped with debootstrap from the Debian mirror the machine's apt uses
-//! (`harness/images/bootstrap-base.sh`, embedded here too).
+//! `debian:R-slim` if present locally or if it can be pulled; otherwise
+//! `shakedown/debian-base:R-<hash>`, bootstrapped (mmdebstrap, else debootstrap) from the Debian
+//! mirror the machine's apt uses (`harness/images/bootstrap-base.sh`, embedded here too) and tagged by
+//! the hash of that script and the release (see `base.rs`), so it is made once per script.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -21,26 +24,14 @@ use testcontainers::bollard::Docker;
 
 use crate::error::{Error, Result};
 
+mod base;
+
+pub use base::{
+    base_variables, bootstrap_base, bootstrap_hash, official_base, BASE_LABEL, OFFICIAL_BASE,
+};
+
 /// Label holding the hash of the recipe an image was built from.
 pub const RECIPE_LABEL: &str = "dev.shakedown.recipe";
-/// The official Debian base of the bookworm recipes ([`official_base`] of `bookworm`).
-pub const OFFICIAL_BASE: &str = "debian:bookworm-slim";
-/// The base bootstrapped locally when the official bookworm one cannot be had
-/// ([`bootstrap_base`] of `bookworm`).
-pub const BOOTSTRAP_BASE: &str = "shakedown/debian-base:bookworm";
-
-/// The official Debian image of a release: `debian:<release>-slim`.
-pub fn official_base(debian: &str) -> String {
-    format!("debian:{debian}-slim")
-}
-
-/// The base bootstrapped locally when the official image of a release cannot be had:
-/// `shakedown/debian-base:<release>`.
-pub fn bootstrap_base(debian: &str) -> String {
-    format!("shakedown/debian-base:{debian}")
-}
-const BOOTSTRAP_SCRIPT: &str = include_str!("../images/bootstrap-base.sh");
-
 /// A Dockerfile and the files it `COPY`s, identified by `repository:tag`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImageRecipe {
@@ -260,7 +251,8 @@ pub async fn ensure_logged(recipes: &[ImageRecipe], policy: BuildPolicy, log: &P
             .map_err(|e| Error::io(format!("create {}", parent.display()), e))?;
     }
     std::fs::write(log, b"").map_err(|e| Error::io(format!("create {}", log.display()), e))?;
-    let mut bases: std::collections::HashMap<&str, String> = Default::default();
+    // Whoever waited for the lock re-checks: another process may have built them meanwhile.
+    let mut build_now = Vec::new();
     for r in todo {
         if policy != BuildPolicy::Always && status(&docker, &r).await? == ImageState::Current {
             continue;
@@ -270,17 +262,32 @@ pub async fn ensure_logged(recipes: &[ImageRecipe], policy: BuildPolicy, log: &P
             detail,
             log: log.display().to_string(),
         })?;
-        let base = match bases.get(r.debian) {
-            Some(b) => b.clone(),
-            None => {
-                let b = resolve_base(&docker, r.debian, log).await?;
-                bases.insert(r.debian, b.clone());
-                b
-            }
-        };
-        build(&r, &base, log).await?;
+        build_now.push(r);
     }
-    Ok(())
+    let mut releases: Vec<&str> = build_now.iter().map(|r| r.debian).collect();
+    releases.sort_unstable();
+    releases.dedup();
+    // Every release at once, and on each base every image at once: builds spend most of their
+    // time on the mirror, on dpkg and on the storage driver, not on one core.
+    let per_release = releases.iter().map(|&debian| {
+        let docker = &docker;
+        let build_now = &build_now;
+        async move {
+            let base = base::resolve(docker, debian, log).await?;
+            let builds = build_now
+                .iter()
+                .filter(|r| r.debian == debian)
+                .map(|r| build(r, &base, log));
+            first_error(futures::future::join_all(builds).await)
+        }
+    });
+    first_error(futures::future::join_all(per_release).await)
+}
+
+/// The first error of several outcomes (each run to its end, so no build is left half-way while
+/// the error is reported).
+fn first_error(results: Vec<Result<()>>) -> Result<()> {
+    results.into_iter().collect()
 }
 
 async fn lock_builds() -> Result<std::fs::File> {
@@ -303,7 +310,7 @@ async fn lock_builds() -> Result<std::fs::File> {
     .map_err(|e| Error::io("wait for the image lock", std::io::Error::other(e)))?
 }
 
-async fn image_exists(docker: &Docker, reference: &str) -> Result<bool> {
+pub(crate) async fn image_exists(docker: &Docker, reference: &str) -> Result<bool> {
     match docker.inspect_image(reference).await {
         Ok(_) => Ok(true),
         Err(e) if crate::docker::is_not_found(&e) => Ok(false),
@@ -313,69 +320,6 @@ async fn image_exists(docker: &Docker, reference: &str) -> Result<bool> {
             source,
         )),
     }
-}
-
-/// The environment variables that may name the base of a Debian release, in order:
-/// `SHAKEDOWN_BASE_IMAGE_<RELEASE>`, and for bookworm (the first release) also
-/// `SHAKEDOWN_BASE_IMAGE`.
-pub fn base_variables(debian: &str) -> Vec<String> {
-    let mut vars = vec![format!(
-        "SHAKEDOWN_BASE_IMAGE_{}",
-        debian.to_ascii_uppercase()
-    )];
-    if debian == "bookworm" {
-        vars.push("SHAKEDOWN_BASE_IMAGE".into());
-    }
-    vars
-}
-
-/// Picks the base image of a Debian release, pulling or bootstrapping it if need be.
-async fn resolve_base(docker: &Docker, debian: &str, log: &Path) -> Result<String> {
-    for var in base_variables(debian) {
-        let Ok(base) = std::env::var(&var) else {
-            continue;
-        };
-        if image_exists(docker, &base).await? {
-            return Ok(base);
-        }
-        return Err(Error::ImageBuild {
-            image: base.clone(),
-            detail: format!(
-                "{var} names `{base}`, which is not present locally; load or build it, or unset the variable"
-            ),
-            log: log.display().to_string(),
-        });
-    }
-    let official = official_base(debian);
-    let bootstrap = bootstrap_base(debian);
-    for candidate in [&official, &bootstrap] {
-        if image_exists(docker, candidate).await? {
-            return Ok(candidate.to_string());
-        }
-    }
-    tracing::info!("base image {official} not present; trying to pull it");
-    let pulled = run_quiet(Command::new("docker").args(["pull", "-q", &official])).await;
-    if pulled.is_ok() && image_exists(docker, &official).await? {
-        return Ok(official);
-    }
-    tracing::info!(
-        "cannot pull {official}; bootstrapping {bootstrap} with debootstrap (about a minute)"
-    );
-    let dir = tempdir("base")?;
-    let script = dir.path.join("bootstrap-base.sh");
-    std::fs::write(&script, BOOTSTRAP_SCRIPT)
-        .map_err(|e| Error::io(format!("write {}", script.display()), e))?;
-    let mut cmd = Command::new("bash");
-    cmd.arg(&script).arg(&bootstrap).arg(debian);
-    let var = &base_variables(debian)[0];
-    log_output(cmd, &bootstrap, log)
-        .await
-        .map_err(|detail| Error::ImageBuild {
-            image: bootstrap.clone(),
-            detail: format!("{detail}\n(needs root and `apt-get install debootstrap`; or set {var} to a Debian {debian} image you have)"),
-            log: log.display().to_string(),
-        })?;
-    Ok(bootstrap)
 }
 
 /// Builds one recipe on `base` with the classic builder (offline-safe: it never pulls a base that
@@ -436,8 +380,13 @@ fn is_step(line: &str) -> bool {
 
 /// Runs a command, appending every line of its output to `log` and reporting its steps through
 /// `tracing` (info, with the image); on failure returns the last lines of output.
-async fn log_output(mut cmd: Command, image: &str, log: &Path) -> std::result::Result<(), String> {
+pub(crate) async fn log_output(
+    mut cmd: Command,
+    image: &str,
+    log: &Path,
+) -> std::result::Result<(), String> {
     let image = image.to_string();
+    let image_tag = image.clone();
     let log = log.to_path_buf();
     tokio::task::spawn_blocking(move || {
         use std::io::Write as _;
@@ -456,6 +405,8 @@ async fn log_output(mut cmd: Command, image: &str, log: &Path) -> std::result::R
             }
         };
         append(&format!("=== {image}: {cmd:?}"));
+        // Several builds write here at once: each line says whose it is.
+        let append = move |line: &str| append(&format!("[{image_tag}] {line}"));
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -503,7 +454,7 @@ async fn log_output(mut cmd: Command, image: &str, log: &Path) -> std::result::R
     .map_err(|e| e.to_string())?
 }
 
-async fn run_quiet(cmd: &mut Command) -> std::result::Result<(), String> {
+pub(crate) async fn run_quiet(cmd: &mut Command) -> std::result::Result<(), String> {
     let mut cmd = std::mem::replace(cmd, Command::new("true"));
     tokio::task::spawn_blocking(move || {
         let out = cmd.output().map_err(|e| e.to_string())?;
@@ -518,8 +469,8 @@ async fn run_quiet(cmd: &mut Command) -> std::result::Result<(), String> {
 }
 
 /// A directory removed on drop.
-struct TempDir {
-    path: PathBuf,
+pub(crate) struct TempDir {
+    pub(crate) path: PathBuf,
 }
 
 impl Drop for TempDir {
@@ -528,7 +479,7 @@ impl Drop for TempDir {
     }
 }
 
-fn tempdir(tag: &str) -> Result<TempDir> {
+pub(crate) fn tempdir(tag: &str) -> Result<TempDir> {
     let path = Path::new(&std::env::temp_dir()).join(format!(
         "shakedown-{tag}-{}-{:08x}",
         std::process::id(),
