@@ -7,6 +7,7 @@
 //! | [`topology`], [`node`] | real containers on a private network per run; node faults (kill, pause, restart, partition) |
 //! | [`image`] | images built from the project's recipes, never pulled |
 //! | [`docker`] | the engine client, run labels, the sweep of leftovers |
+//! | [`engine`] | where published ports are bound and dialled (local socket, `DOCKER_HOST=tcp://…`) |
 //! | [`proxy`] | the Toxiproxy-compatible TCP fault proxy (crate `shakedown-proxy`): embedded, as `shakedown proxy`, or as a node |
 //! | [`clock`] | per-node wall clocks (libfaketime) and in-process clocks for unit tests |
 //! | [`run`] | a [`Run`]: calls recorded with their times, nemeses injected and healed, checkers at the end |
@@ -23,6 +24,7 @@ pub mod checker;
 mod client_error;
 pub mod clock;
 pub mod docker;
+pub mod engine;
 mod error;
 mod exec;
 pub mod fault;

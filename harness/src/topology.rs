@@ -14,6 +14,7 @@ use testcontainers::bollard::models::NetworkCreateRequest;
 use testcontainers::bollard::Docker;
 
 use crate::docker::{self, SweepScope, OWNER_LABEL, RUN_LABEL};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::node::{Node, NodeSpec};
 
@@ -46,12 +47,17 @@ struct Inner {
     network: String,
     owner: String,
     docker: Docker,
+    engine: Engine,
     cleaned: AtomicBool,
 }
 
 impl Topology {
     /// Creates a run with a fresh id and its network.
+    ///
+    /// Where its nodes' published ports are bound and dialled comes from the environment
+    /// ([`Engine::from_env`]): loopback for a local engine, `DOCKER_HOST`'s host for a TCP one.
     pub async fn start() -> Result<Self> {
+        let engine = Engine::from_env().await?;
         let docker = docker::client().await?;
         // Leftovers of killed runs; never touches a live process's resources.
         if let Ok(swept) = docker::sweep(&docker, SweepScope::Orphaned).await {
@@ -84,6 +90,7 @@ impl Topology {
                 network,
                 owner,
                 docker,
+                engine,
                 cleaned: AtomicBool::new(false),
             }),
         })
@@ -107,6 +114,11 @@ impl Topology {
     /// The Docker client this topology uses.
     pub fn docker(&self) -> &Docker {
         &self.inner.docker
+    }
+
+    /// Where this topology's published ports are bound and dialled.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
     }
 
     pub(crate) fn labels(&self) -> [(String, String); 2] {
