@@ -6,7 +6,8 @@ shakedown := "cargo run --quiet --release -p shakedown-cli --bin shakedown --"
 default:
     @just --list
 
-# The main job: every suite, both variants, report in ./shakedown-report.
+# The main job: every suite, both variants, report in ./shakedown-report (runs at once: one per
+# core, at least two; `just chaos --jobs 1` runs them one after another).
 chaos *ARGS:
     {{shakedown}} run {{ARGS}}
 

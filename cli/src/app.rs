@@ -1,3 +1,4 @@
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -25,6 +26,7 @@ pub(crate) fn main() -> ExitCode {
         }
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers(&cli.command))
         .enable_all()
         .build()
     {
@@ -39,6 +41,19 @@ pub(crate) fn main() -> ExitCode {
     let code = rt.block_on(super::commands::dispatch(&progress, cli.command));
     rt.shutdown_timeout(std::time::Duration::from_secs(5));
     code
+}
+
+/// Runtime workers: one per core, and for `run` one per job and a spare, so a run whose
+/// containers are being removed (a blocking step at a run's end) never holds up the others.
+fn workers(command: &Command) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    match command {
+        Command::Run { jobs, .. } => {
+            let jobs = jobs.unwrap_or_else(super::jobs::default_jobs).get();
+            cores.max(jobs) + 1
+        }
+        _ => cores,
+    }
 }
 
 #[derive(Debug, Parser)]
@@ -57,7 +72,7 @@ struct Cli {
 pub(crate) enum Command {
     /// Run suites against the reference systems and write a report.
     #[command(
-        after_help = "Examples:\n  shakedown run                                  every suite, both variants\n  shakedown run replica_lag --variant naive --seed 7 --out report\n\nWrites <out>/index.html, <out>/junit.xml and <out>/<suite>/<variant>/{report,history,elle,outcome}.json; image build output goes to <out>/image-build.log.\nExit codes: 0 every verdict as expected; 1 a verdict not as expected; 2 bad input or an environment problem (also mid-run); 130 interrupted."
+        after_help = "Examples:\n  shakedown run                                  every suite, both variants\n  shakedown run replica_lag --variant naive --seed 7 --out report\n  shakedown run --jobs 1                         one run at a time\n\nWrites <out>/index.html, <out>/junit.xml and <out>/<suite>/<variant>/{report,history,elle,outcome}.json; image build output goes to <out>/image-build.log.\nExit codes: 0 every verdict as expected; 1 a verdict not as expected; 2 bad input or an environment problem (also mid-run); 130 interrupted."
     )]
     Run {
         /// Suites to run (default: all; see `shakedown list`).
@@ -71,6 +86,10 @@ pub(crate) enum Command {
         /// Where to write the report.
         #[arg(long, default_value = "shakedown-report")]
         out: PathBuf,
+        /// How many suite runs at once (default: one per core, at least two; 1 runs them one
+        /// after another). Results and report keep the suites' order either way.
+        #[arg(long, short = 'j', value_name = "N", value_parser = super::jobs::parse)]
+        jobs: Option<NonZeroUsize>,
     },
     /// Re-render the pages, JUnit file and Elle exports of a run's output folder from its JSON.
     #[command(

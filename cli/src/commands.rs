@@ -43,7 +43,11 @@ pub(crate) async fn dispatch(progress: &Progress, command: Command) -> ExitCode 
             variant,
             seed,
             out,
-        } => super::run::run(progress, suites, variant, seed, out).await,
+            jobs,
+        } => {
+            let jobs = jobs.unwrap_or_else(super::jobs::default_jobs);
+            super::run::run(progress, suites, variant, seed, out, jobs).await
+        }
         Command::Report { dir } => super::render::report(progress, &dir),
         Command::Proxy(args) => match shakedown_proxy::run(args).await {
             Ok(()) => ExitCode::SUCCESS,

@@ -6,6 +6,7 @@
 
 mod app;
 mod commands;
+mod jobs;
 mod progress;
 mod render;
 mod run;

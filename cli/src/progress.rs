@@ -5,17 +5,25 @@
 //!
 //! When stderr is not a terminal (CI, tests) there are no spinners: each step and sub-step is
 //! one plain line instead.
+//!
+//! Several steps may be in progress at once (`shakedown run --jobs N`): the work of a step runs in
+//! its [`Step::span`], and an event inside that span goes to that step's spinner (off a terminal,
+//! its line names the step); an event outside any step's span goes to the step started last.
 
+use std::collections::HashMap;
 use std::io::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::filter::{EnvFilter, Targets};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
@@ -23,7 +31,11 @@ use tracing_subscriber::Layer;
 #[derive(Debug, Clone)]
 pub(crate) struct Progress {
     multi: MultiProgress,
-    current: Arc<Mutex<Option<ProgressBar>>>,
+    /// The step started last, while it is in progress.
+    current: Arc<Mutex<Option<u64>>>,
+    /// The steps in progress, by id: their spinner and what they are.
+    steps: Arc<Mutex<HashMap<u64, (ProgressBar, String)>>>,
+    next_id: Arc<AtomicU64>,
 }
 
 /// One step in progress; [`Step::done`] replaces its spinner with a line.
@@ -32,6 +44,7 @@ pub(crate) struct Step {
     progress: Progress,
     bar: ProgressBar,
     started: Instant,
+    id: u64,
 }
 
 impl Progress {
@@ -40,6 +53,8 @@ impl Progress {
         Progress {
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
             current: Arc::new(Mutex::new(None)),
+            steps: Arc::new(Mutex::new(HashMap::new())),
+            next_id: Arc::new(AtomicU64::new(1)),
         }
     }
 
@@ -60,20 +75,34 @@ impl Progress {
         if self.plain() {
             self.err_line(&format!("shakedown: {what} …"));
         }
-        *self.current.lock().expect("progress lock") = Some(bar.clone());
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        *self.current.lock().expect("progress lock") = Some(id);
+        self.steps
+            .lock()
+            .expect("progress lock")
+            .insert(id, (bar.clone(), what));
         Step {
             progress: self.clone(),
             bar,
             started: Instant::now(),
+            id,
         }
     }
 
-    /// Shows a sub-step of the current step (its spinner's message, or a plain line).
-    fn sub_step(&self, message: &str) {
-        if self.plain() {
-            self.err_line(&format!("  {message}"));
-        } else if let Some(bar) = self.current.lock().expect("progress lock").as_ref() {
-            bar.set_message(message.to_string());
+    /// Shows a sub-step of step `step` if it is in progress, else of the current step (its
+    /// spinner's message, or a plain line, which names the step when it is known).
+    fn sub_step(&self, step: Option<u64>, message: &str) {
+        let steps = self.steps.lock().expect("progress lock");
+        let known = step.and_then(|id| steps.get(&id).cloned());
+        let current = *self.current.lock().expect("progress lock");
+        let latest = current.and_then(|id| steps.get(&id).map(|(bar, _)| bar.clone()));
+        drop(steps);
+        match (known, latest) {
+            (Some((_, what)), _) if self.plain() => self.err_line(&format!("  {what}: {message}")),
+            (Some((bar, _)), _) => bar.set_message(message.to_string()),
+            (None, _) if self.plain() => self.err_line(&format!("  {message}")),
+            (None, Some(bar)) => bar.set_message(message.to_string()),
+            (None, None) => {}
         }
     }
 
@@ -110,11 +139,31 @@ impl Progress {
 }
 
 impl Step {
+    /// The span to run this step's work in: the library's events inside it are this step's
+    /// sub-steps, whichever other steps are in progress.
+    pub(crate) fn span(&self) -> tracing::Span {
+        tracing::info_span!(target: "shakedown::cli", "step", step = self.id)
+    }
+
+    /// Removes the spinner, and forgets the step.
+    fn finish(&self) -> Duration {
+        self.bar.finish_and_clear();
+        let mut current = self.progress.current.lock().expect("progress lock");
+        if *current == Some(self.id) {
+            *current = None;
+        }
+        drop(current);
+        self.progress
+            .steps
+            .lock()
+            .expect("progress lock")
+            .remove(&self.id);
+        self.started.elapsed()
+    }
+
     /// Ends the step: its spinner gives way to `line` (with the elapsed time appended).
     pub(crate) fn done(self, line: &str) -> Duration {
-        let elapsed = self.started.elapsed();
-        self.bar.finish_and_clear();
-        *self.progress.current.lock().expect("progress lock") = None;
+        let elapsed = self.finish();
         if !self.progress.plain() {
             self.progress.err_line(&format!(
                 "{line} ({})",
@@ -126,24 +175,53 @@ impl Step {
 
     /// Ends the step silently (its outcome is printed otherwise).
     pub(crate) fn clear(self) -> Duration {
-        let elapsed = self.started.elapsed();
-        self.bar.finish_and_clear();
-        *self.progress.current.lock().expect("progress lock") = None;
-        elapsed
+        self.finish()
     }
 }
 
-/// Turns the library's info events into sub-steps of the current step.
+/// Turns the library's info events into sub-steps: of the step whose [`Step::span`] they are in,
+/// else of the current step.
 struct StepLayer(Progress);
 
-impl<S: Subscriber> Layer<S> for StepLayer {
-    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
-        let mut message = Message(String::new());
-        event.record(&mut message);
-        if !message.0.is_empty() {
-            self.0.sub_step(&message.0);
+/// The step a span belongs to (in the span's extensions).
+struct StepOfSpan(u64);
+
+impl<S> Layer<S> for StepLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let mut step = StepField(None);
+        attrs.record(&mut step);
+        if let (Some(step), Some(span)) = (step.0, ctx.span(id)) {
+            span.extensions_mut().insert(StepOfSpan(step));
         }
     }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        if message.0.is_empty() {
+            return;
+        }
+        let step = ctx.event_scope(event).and_then(|mut scope| {
+            scope.find_map(|span| span.extensions().get::<StepOfSpan>().map(|s| s.0))
+        });
+        self.0.sub_step(step, &message.0);
+    }
+}
+
+/// Reads the `step` field of a [`Step::span`].
+struct StepField(Option<u64>);
+
+impl Visit for StepField {
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if field.name() == "step" {
+            self.0 = Some(value);
+        }
+    }
+
+    fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
 }
 
 struct Message(String);

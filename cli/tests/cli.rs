@@ -88,6 +88,25 @@ fn images_list_prints_one_tagged_reference_a_line_without_an_engine() {
 }
 
 #[test]
+fn zero_or_garbage_jobs_are_usage_errors_that_say_what_to_give() {
+    for (jobs, says) in [
+        ("0", "would run nothing"),
+        ("two", "whole number from 1 to 64"),
+        ("-2", "whole number from 1 to 64"),
+        ("1000", "more than the 64 allowed"),
+    ] {
+        let o = shakedown(&["run", "replica_lag", &format!("--jobs={jobs}")]);
+        assert_eq!(o.status.code(), Some(2), "--jobs {jobs}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(
+            e.contains("error:") && e.contains(says),
+            "--jobs {jobs}: {e}"
+        );
+        assert!(!e.contains("panicked"), "--jobs {jobs}: {e}");
+    }
+}
+
+#[test]
 fn an_unreachable_docker_engine_says_how_to_fix_it() {
     let o = Command::new(env!("CARGO_BIN_EXE_shakedown"))
         .args(["images", "status"])

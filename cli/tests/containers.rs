@@ -1,6 +1,6 @@
 //! The `shakedown` command as a user runs it, where it starts containers: a real run writes its
 //! report; an environment failure mid-run exits 2 and is an error in the report; Ctrl-C mid-run
-//! leaves nothing behind.
+//! leaves nothing behind, also with several runs in progress at once (`--jobs`).
 
 use std::process::{Command, Output};
 
@@ -99,19 +99,51 @@ fn labelled_by(owner: &str) -> (Vec<String>, usize) {
     (ids(&["ps", "-a"]), ids(&["network", "ls"]).len())
 }
 
+/// The distinct runs (values of the run label) of this owner's containers.
+fn runs_of(owner: &str) -> usize {
+    let out = Command::new("docker")
+        .args(["ps", "-a", "--filter"])
+        .arg(format!("label={}={owner}", shakedown::docker::OWNER_LABEL))
+        .args(["--format"])
+        .arg(format!(
+            "{{{{.Label \"{}\"}}}}",
+            shakedown::docker::RUN_LABEL
+        ))
+        .output()
+        .expect("docker");
+    let mut runs: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    runs.sort();
+    runs.dedup();
+    runs.len()
+}
+
+type StderrLines = std::io::Lines<std::io::BufReader<std::process::ChildStderr>>;
+
 /// Starts `shakedown run replica_lag --variant naive --out OUT` with its output piped; gives the
 /// child, its owner token and its stderr lines, read up to the first line containing `until`.
 fn start_naive_run(
     out: &std::path::Path,
     until: &str,
-) -> (
-    std::process::Child,
-    String,
-    std::io::Lines<std::io::BufReader<std::process::ChildStderr>>,
-) {
+) -> (std::process::Child, String, StderrLines) {
+    start_run(&["replica_lag", "--variant", "naive"], out, until, 1)
+}
+
+/// Starts `shakedown run ARGS --out OUT` with its output piped; gives the child, its owner token
+/// and its stderr lines, read up to the `times`-th line containing `until`.
+fn start_run(
+    args: &[&str],
+    out: &std::path::Path,
+    until: &str,
+    times: usize,
+) -> (std::process::Child, String, StderrLines) {
     use std::io::BufRead;
     let mut child = Command::new(env!("CARGO_BIN_EXE_shakedown"))
-        .args(["run", "replica_lag", "--variant", "naive", "--out"])
+        .arg("run")
+        .args(args)
+        .arg("--out")
         .arg(out)
         .stderr(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -119,9 +151,13 @@ fn start_naive_run(
         .expect("start shakedown run");
     let owner = shakedown::docker::owner_token_of(child.id()).expect("the child is running");
     let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = 0;
     for line in lines.by_ref() {
         if line.expect("stderr").contains(until) {
-            break;
+            seen += 1;
+            if seen == times {
+                break;
+            }
         }
     }
     (child, owner, lines)
@@ -190,4 +226,38 @@ fn ctrl_c_mid_run_removes_every_container_of_the_run() {
         0,
         "containers or networks of the interrupted run are still there"
     );
+}
+
+#[test]
+fn ctrl_c_with_two_runs_in_progress_removes_the_containers_of_both() {
+    let out = std::env::temp_dir().join(format!("shakedown-ctrlc-jobs-{}", std::process::id()));
+    // Both variants of one suite at once; interrupt once each has started its cluster.
+    let (mut child, owner, lines) = start_run(
+        &["replica_lag", "--jobs", "2"],
+        &out,
+        "starting PostgreSQL",
+        2,
+    );
+    let mut runs = 0;
+    for _ in 0..200 {
+        runs = runs_of(&owner);
+        if runs >= 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(runs, 2, "two runs did not both start containers");
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let status = child.wait().expect("wait");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert_eq!(status.code(), Some(130), "{rest:?}");
+    assert!(rest.iter().any(|l| l.contains("interrupted")), "{rest:?}");
+    assert_eq!(
+        labelled_by(&owner),
+        (vec![], 0),
+        "containers or networks of the interrupted runs are still there: {rest:?}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
 }
