@@ -103,7 +103,9 @@ pub(crate) enum Command {
     #[command(after_help = "Example:\n  shakedown list")]
     List,
     /// Build or inspect the images the suites need.
-    #[command(after_help = "Examples:\n  shakedown images build\n  shakedown images status")]
+    #[command(
+        after_help = "Examples:\n  shakedown images build\n  shakedown images status\n  shakedown images list"
+    )]
     Images {
         #[command(subcommand)]
         action: ImagesAction,
@@ -148,6 +150,10 @@ pub(crate) enum ImagesAction {
     /// Show whether each image is present and current.
     #[command(after_help = "Example:\n  shakedown images status")]
     Status,
+    /// Print the reference (`repository:tag`, the tag holding the recipe hash) of every image,
+    /// one a line; needs no engine. A CI cache key, and what to `docker save`.
+    #[command(after_help = "Example:\n  docker save -o images.tar $(shakedown images list)")]
+    List,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -123,6 +123,12 @@ async fn images(progress: &Progress, action: ImagesAction) -> ExitCode {
                 }
             }
         }
+        ImagesAction::List => {
+            for r in &wanted {
+                println!("{}", r.reference());
+            }
+            ExitCode::SUCCESS
+        }
         ImagesAction::Status => {
             let docker = match docker::client().await {
                 Ok(d) => d,

@@ -60,6 +60,34 @@ fn bad_variant_and_bad_seed_are_usage_errors() {
 }
 
 #[test]
+fn images_list_prints_one_tagged_reference_a_line_without_an_engine() {
+    let o = Command::new(env!("CARGO_BIN_EXE_shakedown"))
+        .args(["images", "list"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .expect("run shakedown");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.len() >= 4, "{out}");
+    for role in ["runtime", "postgres", "broker", "haproxy"] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&format!("shakedown/{role}:"))),
+            "{role} missing from:\n{out}"
+        );
+    }
+    // The tag carries the recipe hash, so the list is a cache key: `<repo>:<what>-<hash>`.
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.rsplit_once('-').is_some_and(|(_, h)| h.len() >= 8)),
+        "{out}"
+    );
+}
+
+#[test]
 fn zero_or_garbage_jobs_are_usage_errors_that_say_what_to_give() {
     for (jobs, says) in [
         ("0", "would run nothing"),
@@ -325,6 +353,7 @@ fn every_subcommand_has_help_with_an_example_and_the_exit_codes_are_documented()
         &["images"],
         &["images", "build"],
         &["images", "status"],
+        &["images", "list"],
         &["clean"],
         &["proxy"],
     ] {

@@ -18,6 +18,17 @@ pub enum Error {
         /// What the client reported.
         detail: String,
     },
+    /// An environment variable that says where the engine is (or where it binds ports) cannot be
+    /// used.
+    #[error("{var}=`{value}` cannot be used: {detail}")]
+    EngineAddress {
+        /// The variable (`DOCKER_HOST`, `SHAKEDOWN_ENGINE_HOST`, `SHAKEDOWN_BIND_ADDR` …).
+        var: &'static str,
+        /// Its value.
+        value: String,
+        /// What is wrong and what to write instead.
+        detail: String,
+    },
     /// An image a run needs is not present (or not current) and building it was not allowed.
     #[error(
         "image `{image}` is {state}; build it with `shakedown images build` (or `just images`)"

@@ -8,6 +8,7 @@
 //! | [`image`] | images built from the project's recipes, never pulled |
 //! | [`binary`] | the check of a host binary (ELF, architecture, glibc) before it is copied into a container |
 //! | [`docker`] | the engine client, run labels, the sweep of leftovers |
+//! | [`engine`] | where published ports are bound and dialled (local socket, `DOCKER_HOST=tcp://…`) |
 //! | [`proxy`] | the Toxiproxy-compatible TCP fault proxy (crate `shakedown-proxy`): embedded, as `shakedown proxy`, or as a node |
 //! | [`clock`] | per-node wall clocks (libfaketime) and in-process clocks for unit tests |
 //! | [`run`] | a [`Run`]: calls recorded with their times, nemeses injected and healed, checkers at the end |
@@ -25,6 +26,7 @@ pub mod checker;
 mod client_error;
 pub mod clock;
 pub mod docker;
+pub mod engine;
 mod error;
 mod exec;
 pub mod fault;

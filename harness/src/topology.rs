@@ -25,6 +25,7 @@ use testcontainers::bollard::Docker;
 use crate::docker::{
     self, SweepScope, CREATED_LABEL, HOST_LABEL, KEPT_LABEL, OWNER_LABEL, RUN_LABEL,
 };
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::node::{Node, NodeSpec};
 
@@ -60,6 +61,7 @@ struct Inner {
     created: String,
     docker: Docker,
     keeper: Keeper,
+    engine: Engine,
     cleaned: AtomicBool,
 }
 
@@ -71,7 +73,11 @@ impl Topology {
     }
 
     /// Like [`Topology::start`], with the keep policy given rather than read from the environment.
+    ///
+    /// Where its nodes' published ports are bound and dialled comes from the environment
+    /// ([`Engine::from_env`]): loopback for a local engine, `DOCKER_HOST`'s host for a TCP one.
     pub async fn start_keeping(keep: KeepPolicy) -> Result<Self> {
+        let engine = Engine::from_env().await?;
         let docker = docker::client().await?;
         // Leftovers of killed runs; never touches a live process's resources.
         if let Ok(swept) = docker::sweep(&docker, SweepScope::Orphaned).await {
@@ -90,6 +96,7 @@ impl Topology {
             host: docker::host_id(),
             created: docker::unix_now().to_string(),
             keeper: Keeper::new(keep),
+            engine,
             cleaned: AtomicBool::new(false),
             docker,
             run_id,
@@ -147,6 +154,11 @@ impl Topology {
 
     pub(crate) fn keeper(&self) -> &Keeper {
         &self.inner.keeper
+    }
+
+    /// Where this topology's published ports are bound and dialled.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
     }
 
     /// Starts a node on this topology's network and waits until it is ready.

@@ -19,6 +19,8 @@
 //! `run_against(system, infrastructure, &options)` for a team's own system, `reference(&options,
 //! &launcher)` for the bundled one, and `SUITE`, its declaration ([`Suite`]).
 //!
+//! In a team's tests, [`assert_caught`] and [`assert_handled`] state the two verdicts.
+//!
 //! Adding a suite: a folder `src/<name>/` with those parts, and its name in the `suites!` list
 //! below.
 #![forbid(unsafe_code)]
@@ -30,11 +32,13 @@
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+mod assertions;
 pub mod clock_probe;
 mod http;
 pub mod reference;
 mod suite;
 
+pub use assertions::{assert_caught, assert_handled};
 pub use shakedown::ClientError;
 pub use suite::{find, reference_service, ReferenceRun, ReferenceService, ServeFuture, Suite};
 

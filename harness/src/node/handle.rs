@@ -2,7 +2,7 @@
 //! addresses, exec and logs. Its faults are in `faults.rs`, its readiness probes in `probe.rs`.
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use testcontainers::bollard::models::PortBinding;
@@ -75,8 +75,10 @@ impl Node {
                 FileSource::Bytes(b) => req.with_copy_to(target, b.clone()),
             };
         }
-        // Publish on loopback only: a test database must not be reachable from the network.
+        // Publish on loopback only for a local engine (a test database must not be reachable
+        // from the network); a remote engine binds where the test process reaches it.
         let ports = spec.ports.clone();
+        let bind = topology.engine().bind_addr().to_string();
         req = req.with_host_config_modifier(move |hc| {
             if ports.is_empty() {
                 hc.publish_all_ports = Some(false);
@@ -90,7 +92,7 @@ impl Node {
                         (
                             format!("{p}/tcp"),
                             Some(vec![PortBinding {
-                                host_ip: Some("127.0.0.1".into()),
+                                host_ip: Some(bind.clone()),
                                 host_port: Some(String::new()),
                             }]),
                         )
@@ -171,7 +173,8 @@ impl Node {
         self.clock.as_ref()
     }
 
-    /// The host port (on 127.0.0.1) that the container's TCP `port` is published on.
+    /// The port on the engine's host ([`Node::host_addr`]) that the container's TCP `port` is
+    /// published on.
     ///
     /// Looked up once and remembered until the node is killed or restarted (Docker may then
     /// publish on a new port).
@@ -194,12 +197,11 @@ impl Node {
         self.ports.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// `127.0.0.1:<published port>` for the container's TCP `port`.
+    /// Where the test process reaches the container's TCP `port`: `127.0.0.1:<published port>`
+    /// on a local engine, `<engine host>:<published port>` on a remote one
+    /// ([`Topology::engine`]).
     pub async fn host_addr(&self, port: u16) -> Result<SocketAddr> {
-        Ok(SocketAddr::from((
-            Ipv4Addr::LOCALHOST,
-            self.host_port(port).await?,
-        )))
+        Ok(self.topology.engine().addr(self.host_port(port).await?))
     }
 
     /// Runs a command inside the node and returns its output, whatever its exit code.

@@ -100,7 +100,8 @@ impl NodeSpec {
         self
     }
 
-    /// Publishes a TCP port to the test process, on 127.0.0.1 only.
+    /// Publishes a TCP port to the test process: on 127.0.0.1 only for a local engine, on
+    /// [`Engine::bind_addr`](crate::engine::Engine::bind_addr) for a remote one.
     pub fn port(mut self, port: u16) -> Self {
         self.ports.push(port);
         self

@@ -27,7 +27,7 @@ pub struct Launcher {
 ///     .launch("replica_lag", topology, ServiceLaunch::new("profiles", "profiles", Mode::Naive)
 ///         .arg("--primary=postgres://…").arg("--replica=postgres://…"))
 ///     .await?;
-/// println!("{}", profiles.url); // http://127.0.0.1:<published port>
+/// println!("{}", profiles.url); // http://127.0.0.1:<published port> (local engine)
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
@@ -77,7 +77,7 @@ impl ServiceLaunch {
 pub struct Launched {
     /// Its node (clock, logs, faults).
     pub node: Node,
-    /// Its published address on 127.0.0.1.
+    /// Its published address, as the test process reaches it ([`shakedown::Node::host_addr`]).
     pub addr: SocketAddr,
     /// `http://<addr>`, for the test process.
     pub url: String,
@@ -144,35 +144,50 @@ impl Launcher {
 
 /// The `shakedown` binary to copy into containers: `$SHAKEDOWN_BIN`, else this process if it is
 /// `shakedown`, else a `shakedown` next to this executable or one directory up (where cargo puts
-/// binaries next to `deps/` test executables).
-pub fn shakedown_binary() -> Result<PathBuf, String> {
+/// binaries next to `deps/` test executables), else one on `PATH` (where `cargo install
+/// shakedown-cli` puts it).
+pub fn shakedown_binary() -> Result<PathBuf, BinaryNotFound> {
     if let Some(p) = std::env::var_os("SHAKEDOWN_BIN") {
         let p = PathBuf::from(p);
         return if p.is_file() {
             Ok(p)
         } else {
-            Err(format!(
+            Err(BinaryNotFound(format!(
                 "SHAKEDOWN_BIN names {}, which is not a file",
                 p.display()
-            ))
+            )))
         };
     }
-    let exe = std::env::current_exe().map_err(|e| format!("cannot locate this executable: {e}"))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| BinaryNotFound(format!("cannot locate this executable: {e}")))?;
     if exe.file_name().is_some_and(|n| n == "shakedown") {
         return Ok(exe);
     }
-    let mut dir = exe.parent();
-    for _ in 0..2 {
-        let Some(d) = dir else { break };
-        let candidate = d.join("shakedown");
-        if candidate.is_file() {
-            return Ok(candidate);
-        }
-        dir = d.parent();
-    }
-    Err(
-        "cannot find the `shakedown` binary that runs the reference services: build it with \
-         `cargo build -p shakedown-cli`, or set SHAKEDOWN_BIN to its path"
-            .into(),
-    )
+    let near = exe.ancestors().skip(1).take(2).map(PathBuf::from);
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default();
+    near.chain(on_path)
+        .map(|d| d.join("shakedown"))
+        .find(|c| c.is_file())
+        .ok_or_else(|| {
+            BinaryNotFound(
+                "cannot find the `shakedown` binary that runs the reference services and the \
+                 proxy node: build it with `cargo build -p shakedown-cli` (or `cargo install \
+                 shakedown-cli`), or set SHAKEDOWN_BIN to its path"
+                    .into(),
+            )
+        })
 }
+
+/// Why [`shakedown_binary`] found no binary, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BinaryNotFound(String);
+
+impl std::fmt::Display for BinaryNotFound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BinaryNotFound {}

@@ -12,4 +12,4 @@ pub mod kit;
 pub mod launch;
 
 pub use kit::{Mode, READY_LINE};
-pub use launch::{shakedown_binary, Launched, Launcher, ServiceLaunch};
+pub use launch::{shakedown_binary, BinaryNotFound, Launched, Launcher, ServiceLaunch};
