@@ -58,6 +58,10 @@ pub struct ImageRecipe {
     pub dockerfile: &'static str,
     /// Other files of the build context: `(file name, contents)`.
     pub files: &'static [(&'static str, &'static str)],
+    /// Build arguments besides `BASE` (`--build-arg NAME=value`), e.g. `("PG_MAJOR", "15")`:
+    /// one Dockerfile, several images. A recipe with build arguments may build on another
+    /// release than its Dockerfile's default `BASE`; both are in its hash.
+    pub build_args: &'static [(&'static str, &'static str)],
 }
 
 /// The runtime role: a Debian userland with libfaketime and CA certificates, for services under
@@ -69,15 +73,37 @@ pub const RUNTIME: ImageRecipe = ImageRecipe {
     debian: "bookworm",
     dockerfile: include_str!("../../ci/images/runtime/Dockerfile"),
     files: &[],
+    build_args: &[],
 };
 
 impl ImageRecipe {
     /// Checks that the Dockerfile builds `FROM ${BASE}` with the default
     /// `ARG BASE=debian:<release>-slim` of the recipe's [`debian`](ImageRecipe::debian) release
-    /// (the hash covers the Dockerfile, so it covers the release too).
+    /// (the hash covers the Dockerfile, so it covers the release too), and that it declares each
+    /// of the recipe's [`build_args`](ImageRecipe::build_args). A recipe with build arguments
+    /// needs only some `ARG BASE=debian:…` default: it may build the Dockerfile on another
+    /// release (its hash covers the release then).
     pub fn check(&self) -> std::result::Result<(), String> {
+        for (name, _) in self.build_args {
+            let declared = self.dockerfile.lines().any(|l| {
+                let l = l.trim();
+                l == format!("ARG {name}") || l.starts_with(&format!("ARG {name}="))
+            });
+            if !declared || *name == "BASE" {
+                return Err(format!(
+                    "recipe {}: build argument `{name}` is not an `ARG` of the Dockerfile (or is BASE, which the release sets)",
+                    self.role
+                ));
+            }
+        }
         let default = format!("ARG BASE={}", official_base(self.debian));
-        if !self.dockerfile.lines().any(|l| l.trim() == default) {
+        let any_default = |l: &str| l.trim().starts_with("ARG BASE=debian:");
+        let has_default = if self.build_args.is_empty() {
+            self.dockerfile.lines().any(|l| l.trim() == default)
+        } else {
+            self.dockerfile.lines().any(any_default)
+        };
+        if !has_default {
             return Err(format!(
                 "recipe {}: the Dockerfile has no `{default}` line, but the recipe builds on {}",
                 self.role, self.debian
@@ -114,6 +140,18 @@ impl ImageRecipe {
             h.update(name.as_bytes());
             h.update(b"\0");
             h.update(body.as_bytes());
+        }
+        // Only recipes with build arguments hash them (and the release, which their Dockerfile's
+        // default need not name): the others keep the hashes they always had.
+        if !self.build_args.is_empty() {
+            h.update(b"\0release\0");
+            h.update(self.debian.as_bytes());
+            for (name, value) in self.build_args {
+                h.update(b"\0arg\0");
+                h.update(name.as_bytes());
+                h.update(b"=");
+                h.update(value.as_bytes());
+            }
         }
         hex::encode(&h.finalize()[..16])
     }
@@ -395,6 +433,12 @@ pub async fn build(recipe: &ImageRecipe, base: &str, log: &Path) -> Result<()> {
     cmd.env("DOCKER_BUILDKIT", "0")
         .arg("build")
         .args(["--build-arg", &format!("BASE={base}")])
+        .args(
+            recipe
+                .build_args
+                .iter()
+                .flat_map(|(k, v)| ["--build-arg".to_string(), format!("{k}={v}")]),
+        )
         .args([
             "--label",
             &format!("{RECIPE_LABEL}={}", recipe.recipe_hash()),
@@ -577,6 +621,7 @@ mod tests {
             debian: "bookworm",
             dockerfile: "FROM a",
             files: &[("f", "1")],
+            build_args: &[],
         };
         let b = ImageRecipe {
             files: &[("f", "2")],
@@ -607,6 +652,56 @@ mod tests {
             ..RUNTIME
         };
         assert!(not_from_base.check().unwrap_err().contains("FROM ${BASE}"));
+    }
+
+    #[test]
+    fn build_arguments_make_another_image_of_the_same_dockerfile() {
+        const DOCKERFILE: &str = "ARG BASE=debian:trixie-slim\nFROM ${BASE}\nARG PG_MAJOR=17\n";
+        let default = ImageRecipe {
+            role: "postgres",
+            repository: "x/pg",
+            tag: "17",
+            debian: "trixie",
+            dockerfile: DOCKERFILE,
+            files: &[],
+            build_args: &[],
+        };
+        let old = ImageRecipe {
+            tag: "15",
+            debian: "bookworm",
+            build_args: &[("PG_MAJOR", "15")],
+            ..default
+        };
+        assert_eq!(default.check(), Ok(()));
+        assert_eq!(
+            old.check(),
+            Ok(()),
+            "a variant may build on another release"
+        );
+        assert_ne!(default.recipe_hash(), old.recipe_hash());
+        let other_release = ImageRecipe {
+            debian: "trixie",
+            ..old
+        };
+        assert_ne!(old.recipe_hash(), other_release.recipe_hash());
+        let undeclared = ImageRecipe {
+            build_args: &[("PG_VERSION", "15")],
+            ..old
+        };
+        assert!(undeclared.check().unwrap_err().contains("`PG_VERSION`"));
+        let base = ImageRecipe {
+            build_args: &[("BASE", "x")],
+            ..old
+        };
+        assert!(base.check().is_err());
+        let wrong_default = ImageRecipe {
+            debian: "bookworm",
+            ..default
+        };
+        assert!(
+            wrong_default.check().is_err(),
+            "without build arguments the default must name the release"
+        );
     }
 
     #[test]
