@@ -10,9 +10,16 @@ use shakedown::docker::{self, SweepScope};
 use shakedown::image::{self, BuildPolicy, ImageRecipe};
 use shakedown_suites::{Suite, SUITES};
 
-/// Every image any suite needs (the runtime image always: the proxy node uses it).
+/// Every image any suite needs (the runtime image always: the proxy node uses it), and every
+/// PostgreSQL version's (`PgCluster::builder().version(15)` needs its own image).
 fn all_images() -> Vec<ImageRecipe> {
-    images_of(SUITES.iter().copied())
+    let mut out = images_of(SUITES.iter().copied());
+    for r in shakedown_fixtures::POSTGRES_IMAGES {
+        if !out.contains(&r) {
+            out.push(r);
+        }
+    }
+    out
 }
 
 pub(crate) fn images_of<'a>(suites: impl IntoIterator<Item = &'a Suite>) -> Vec<ImageRecipe> {

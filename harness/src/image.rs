@@ -49,6 +49,10 @@ pub struct ImageRecipe {
     pub dockerfile: &'static str,
     /// Other files of the build context: `(file name, contents)`.
     pub files: &'static [(&'static str, &'static str)],
+    /// Build arguments besides `BASE` (`--build-arg NAME=value`), e.g. `("PG_MAJOR", "15")`:
+    /// one Dockerfile, several images. A recipe with build arguments may build on another
+    /// release than its Dockerfile's default `BASE`; both are in its hash.
+    pub build_args: &'static [(&'static str, &'static str)],
 }
 
 /// The runtime role: a Debian 13 (trixie, glibc 2.41) userland with libfaketime and CA
@@ -61,15 +65,37 @@ pub const RUNTIME: ImageRecipe = ImageRecipe {
     debian: "trixie",
     dockerfile: include_str!("../images/runtime/Dockerfile"),
     files: &[],
+    build_args: &[],
 };
 
 impl ImageRecipe {
     /// Checks that the Dockerfile builds `FROM ${BASE}` with the default
     /// `ARG BASE=debian:<release>-slim` of the recipe's [`debian`](ImageRecipe::debian) release
-    /// (the hash covers the Dockerfile, so it covers the release too).
+    /// (the hash covers the Dockerfile, so it covers the release too), and that it declares each
+    /// of the recipe's [`build_args`](ImageRecipe::build_args). A recipe with build arguments
+    /// needs only some `ARG BASE=debian:…` default: it may build the Dockerfile on another
+    /// release (its hash covers the release then).
     pub fn check(&self) -> std::result::Result<(), String> {
+        for (name, _) in self.build_args {
+            let declared = self.dockerfile.lines().any(|l| {
+                let l = l.trim();
+                l == format!("ARG {name}") || l.starts_with(&format!("ARG {name}="))
+            });
+            if !declared || *name == "BASE" {
+                return Err(format!(
+                    "recipe {}: build argument `{name}` is not an `ARG` of the Dockerfile (or is BASE, which the release sets)",
+                    self.role
+                ));
+            }
+        }
         let default = format!("ARG BASE={}", official_base(self.debian));
-        if !self.dockerfile.lines().any(|l| l.trim() == default) {
+        let any_default = |l: &str| l.trim().starts_with("ARG BASE=debian:");
+        let has_default = if self.build_args.is_empty() {
+            self.dockerfile.lines().any(|l| l.trim() == default)
+        } else {
+            self.dockerfile.lines().any(any_default)
+        };
+        if !has_default {
             return Err(format!(
                 "recipe {}: the Dockerfile has no `{default}` line, but the recipe builds on {}",
                 self.role, self.debian
@@ -106,6 +132,18 @@ impl ImageRecipe {
             h.update(name.as_bytes());
             h.update(b"\0");
             h.update(body.as_bytes());
+        }
+        // Only recipes with build arguments hash them (and the release, which their Dockerfile's
+        // default need not name): the others keep the hashes they always had.
+        if !self.build_args.is_empty() {
+            h.update(b"\0release\0");
+            h.update(self.debian.as_bytes());
+            for (name, value) in self.build_args {
+                h.update(b"\0arg\0");
+                h.update(name.as_bytes());
+                h.update(b"=");
+                h.update(value.as_bytes());
+            }
         }
         hex::encode(&h.finalize()[..16])
     }
@@ -340,6 +378,12 @@ pub async fn build(recipe: &ImageRecipe, base: &str, log: &Path) -> Result<()> {
     cmd.env("DOCKER_BUILDKIT", "0")
         .arg("build")
         .args(["--build-arg", &format!("BASE={base}")])
+        .args(
+            recipe
+                .build_args
+                .iter()
+                .flat_map(|(k, v)| ["--build-arg".to_string(), format!("{k}={v}")]),
+        )
         .args([
             "--label",
             &format!("{RECIPE_LABEL}={}", recipe.recipe_hash()),

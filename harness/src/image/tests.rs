@@ -36,6 +36,7 @@ fn recipe_hash_changes_with_any_file() {
         debian: "bookworm",
         dockerfile: "FROM a",
         files: &[("f", "1")],
+        build_args: &[],
     };
     let b = ImageRecipe {
         files: &[("f", "2")],
@@ -66,6 +67,56 @@ fn recipes_name_the_debian_release_their_dockerfile_defaults_to() {
         ..RUNTIME
     };
     assert!(not_from_base.check().unwrap_err().contains("FROM ${BASE}"));
+}
+
+#[test]
+fn build_arguments_make_another_image_of_the_same_dockerfile() {
+    const DOCKERFILE: &str = "ARG BASE=debian:trixie-slim\nFROM ${BASE}\nARG PG_MAJOR=17\n";
+    let default = ImageRecipe {
+        role: "postgres",
+        repository: "x/pg",
+        tag: "17",
+        debian: "trixie",
+        dockerfile: DOCKERFILE,
+        files: &[],
+        build_args: &[],
+    };
+    let old = ImageRecipe {
+        tag: "15",
+        debian: "bookworm",
+        build_args: &[("PG_MAJOR", "15")],
+        ..default
+    };
+    assert_eq!(default.check(), Ok(()));
+    assert_eq!(
+        old.check(),
+        Ok(()),
+        "a variant may build on another release"
+    );
+    assert_ne!(default.recipe_hash(), old.recipe_hash());
+    let other_release = ImageRecipe {
+        debian: "trixie",
+        ..old
+    };
+    assert_ne!(old.recipe_hash(), other_release.recipe_hash());
+    let undeclared = ImageRecipe {
+        build_args: &[("PG_VERSION", "15")],
+        ..old
+    };
+    assert!(undeclared.check().unwrap_err().contains("`PG_VERSION`"));
+    let base = ImageRecipe {
+        build_args: &[("BASE", "x")],
+        ..old
+    };
+    assert!(base.check().is_err());
+    let wrong_default = ImageRecipe {
+        debian: "bookworm",
+        ..default
+    };
+    assert!(
+        wrong_default.check().is_err(),
+        "without build arguments the default must name the release"
+    );
 }
 
 #[test]

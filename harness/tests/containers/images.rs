@@ -29,6 +29,7 @@ fn recipe(tag: &'static str, version: u32) -> ImageRecipe {
         debian: "bookworm",
         dockerfile: DOCKERFILE,
         files: Box::leak(vec![("marker", &*Box::leak(marker.into_boxed_str()))].into_boxed_slice()),
+        build_args: &[],
     }
 }
 
