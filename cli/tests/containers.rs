@@ -196,6 +196,22 @@ fn an_environment_failure_mid_run_exits_two_and_is_an_error_in_the_report() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
+/// Sends SIGINT to the run and checks it stops as interrupted (exit 130, "interrupted" said);
+/// returns the rest of its stderr.
+fn interrupt(
+    child: &mut std::process::Child,
+    lines: impl Iterator<Item = std::io::Result<String>>,
+) -> Vec<String> {
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let status = child.wait().expect("wait");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert_eq!(status.code(), Some(130), "{rest:?}");
+    assert!(rest.iter().any(|l| l.contains("interrupted")), "{rest:?}");
+    rest
+}
+
 #[test]
 fn ctrl_c_mid_run_removes_every_container_of_the_run() {
     let out = std::env::temp_dir().join(format!("shakedown-ctrlc-{}", std::process::id()));
@@ -214,13 +230,7 @@ fn ctrl_c_mid_run_removes_every_container_of_the_run() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert!(seen > 0, "the run never started a container");
-    let _ = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
-    let status = child.wait().expect("wait");
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    assert_eq!(status.code(), Some(130), "{rest:?}");
-    assert!(rest.iter().any(|l| l.contains("interrupted")), "{rest:?}");
+    interrupt(&mut child, lines);
     assert_eq!(
         labelled(),
         0,
@@ -247,13 +257,7 @@ fn ctrl_c_with_two_runs_in_progress_removes_the_containers_of_both() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert_eq!(runs, 2, "two runs did not both start containers");
-    let _ = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
-    let status = child.wait().expect("wait");
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    assert_eq!(status.code(), Some(130), "{rest:?}");
-    assert!(rest.iter().any(|l| l.contains("interrupted")), "{rest:?}");
+    let rest = interrupt(&mut child, lines);
     assert_eq!(
         labelled_by(&owner),
         (vec![], 0),
