@@ -8,7 +8,7 @@
 //! (`docker info`) and the image's glibc (the label [`GLIBC_LABEL`], which shakedown's own images
 //! carry; an image without it gets no glibc check).
 //!
-//! [`start_service`](../../shakedown_fixtures/fn.start_service.html) runs this check for you; call
+//! `shakedown_fixtures::start_service` runs this check for you; call
 //! it yourself to fail early, e.g. in a build script or before a long setup:
 //!
 //! ```
