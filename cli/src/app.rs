@@ -86,7 +86,7 @@ pub(crate) enum Command {
         /// Where to write the report.
         #[arg(long, default_value = "shakedown-report")]
         out: PathBuf,
-        /// How many suite runs at once (default: one per core, at least two; 1 runs them one
+        /// How many suite runs at once (default: two per core, at least two; 1 runs them one
         /// after another). Results and report keep the suites' order either way.
         #[arg(long, short = 'j', value_name = "N", value_parser = super::jobs::parse)]
         jobs: Option<NonZeroUsize>,

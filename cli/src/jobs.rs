@@ -23,12 +23,11 @@ pub(crate) fn parse(text: &str) -> Result<NonZeroUsize, String> {
     }
 }
 
-/// The default: one run per core, and at least two. The runs spend nearly all of their time
-/// waiting (on fault phases, on replication, on containers starting), not computing, so even a
-/// one-core machine has room for a second; a run per core keeps the containers' own start-up
-/// work (PostgreSQL, RabbitMQ) from queueing behind each other.
+/// The default: two runs per core, and at least two. The runs spend most of their time waiting
+/// (on fault phases, on replication, on containers starting), not computing: on 2 cores, 18 runs
+/// took 2 min 58 s two at a time and 2 min 14 s four at a time, with every report the same.
 pub(crate) fn default_for(cores: usize) -> NonZeroUsize {
-    NonZeroUsize::new(cores.clamp(2, MAX_JOBS)).expect("at least two")
+    NonZeroUsize::new(cores.saturating_mul(2).clamp(2, MAX_JOBS)).expect("at least two")
 }
 
 /// [`default_for`] the cores this process may use.
@@ -55,10 +54,11 @@ mod tests {
     }
 
     #[test]
-    fn the_default_is_a_run_per_core_and_at_least_two() {
+    fn the_default_is_two_runs_per_core_and_at_least_two() {
+        assert_eq!(default_for(0).get(), 2);
         assert_eq!(default_for(1).get(), 2);
-        assert_eq!(default_for(2).get(), 2);
-        assert_eq!(default_for(8).get(), 8);
+        assert_eq!(default_for(2).get(), 4);
+        assert_eq!(default_for(8).get(), 16);
         assert_eq!(default_for(1000).get(), MAX_JOBS);
         assert!(default_jobs().get() >= 2);
     }

@@ -14,6 +14,9 @@ pub(crate) const ENVIRONMENT: u8 = 2;
 /// Exit code after Ctrl-C, once the run's containers are removed.
 pub(crate) const INTERRUPTED: u8 = 130;
 
+/// The suite column's width: the longest suite name's (`inconsistent_reads`).
+const SUITE_WIDTH: usize = 18;
+
 /// One line for a finished run: `replica_lag  naive     caught  (12.3 s)  read_your_writes found …`.
 pub(crate) fn run_line(run: &RunArtifacts) -> String {
     let outcome = run.outcome();
@@ -29,7 +32,7 @@ pub(crate) fn run_line(run: &RunArtifacts) -> String {
     };
     let time = run.duration.map(human).unwrap_or_default();
     format!(
-        "{mark} {:<16} {:<9} {:<11} {:>9}  {what}",
+        "{mark} {:<SUITE_WIDTH$} {:<9} {:<11} {:>9}  {what}",
         run.suite, run.variant, outcome, time
     )
 }
@@ -37,12 +40,12 @@ pub(crate) fn run_line(run: &RunArtifacts) -> String {
 /// The summary table and the closing sentence.
 pub(crate) fn summary(runs: &[RunArtifacts], seed: Option<u64>) -> String {
     let mut out = format!(
-        "\n{:<16} {:<9} {:<11} {:>9}\n",
+        "\n{:<SUITE_WIDTH$} {:<9} {:<11} {:>9}\n",
         "suite", "variant", "outcome", "time"
     );
     for r in runs {
         out.push_str(&format!(
-            "{:<16} {:<9} {:<11} {:>9}\n",
+            "{:<SUITE_WIDTH$} {:<9} {:<11} {:>9}\n",
             r.suite,
             r.variant,
             r.outcome(),
