@@ -7,6 +7,27 @@
 //! [`BinaryInfo::check`] holds that against a [`Platform`]: the engine's architecture
 //! (`docker info`) and the image's glibc (the label [`GLIBC_LABEL`], which shakedown's own images
 //! carry; an image without it gets no glibc check).
+//!
+//! `shakedown_fixtures::start_service` runs this check for you; call
+//! it yourself to fail early, e.g. in a build script or before a long setup:
+//!
+//! ```
+//! use shakedown::binary::{glibc_of, inspect, Linkage, Platform};
+//!
+//! // This very executable (a doc test is a Rust binary built for the host).
+//! let me = std::env::current_exe()?;
+//! let info = inspect(&me).map_err(|m| m.reason)?;
+//! assert_eq!(info.arch, std::env::consts::ARCH);
+//! if let Linkage::Glibc { needs: Some(needs) } = info.linkage {
+//!     println!("needs glibc {needs}");
+//! }
+//! // Held against the runtime image (trixie, glibc 2.41) on an engine of the same architecture:
+//! let runtime = Platform { arch: std::env::consts::ARCH.into(), glibc: glibc_of("trixie") };
+//! if let Err(misfit) = info.check(&runtime, false) {
+//!     eprintln!("{}: {}", misfit.reason, misfit.fix);
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::fmt;
 use std::fs::File;
@@ -152,6 +173,18 @@ fn rust_target(arch: &str) -> String {
 }
 
 /// Reads what [`BinaryInfo`] holds from a file; an error says what the file is instead.
+///
+/// ```
+/// use shakedown::binary::inspect;
+///
+/// let source = std::env::temp_dir().join("shakedown-doc-inspect.rs");
+/// std::fs::write(&source, "fn main() {}")?;
+/// let misfit = inspect(&source).unwrap_err(); // a source file, not a binary
+/// assert!(misfit.reason.contains("not an executable"));
+/// assert!(misfit.fix.contains("target/debug"));
+/// # std::fs::remove_file(&source)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn inspect(path: &Path) -> std::result::Result<BinaryInfo, Misfit> {
     let unreadable = |e: std::io::Error| Misfit {
         reason: format!("it cannot be read ({e})"),
@@ -349,6 +382,18 @@ impl BinaryInfo {
 
 /// Checks the binary at `path` against `platform` (see [`BinaryInfo::check`]); the error names
 /// the binary and `image` and says what to do.
+///
+/// ```
+/// use shakedown::binary::{check_binary, GlibcVersion, Platform};
+///
+/// let me = std::env::current_exe()?;
+/// // An image whose glibc is older than anything a Rust binary links against:
+/// let ancient = Platform { arch: std::env::consts::ARCH.into(), glibc: GlibcVersion::parse("2.1") };
+/// let err = check_binary(&me, "my/old-image:1", &ancient, false).unwrap_err();
+/// let text = err.to_string(); // names the binary, the image, both glibc versions and the fix
+/// assert!(text.contains("my/old-image:1") && text.contains("glibc 2.1"), "{text}");
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn check_binary(
     path: &Path,
     image: &str,
@@ -369,6 +414,16 @@ pub fn check_binary(
 /// The platform of `image` on the engine `docker` talks to: the engine's architecture and the
 /// image's [`GLIBC_LABEL`] (`fallback` when the image lacks the label, e.g. an image of a known
 /// recipe built before the label existed).
+///
+/// ```no_run
+/// # async fn demo(topology: shakedown::Topology) -> shakedown::Result<()> {
+/// use shakedown::binary::{check_binary, platform};
+/// use shakedown::image::RUNTIME;
+///
+/// let runtime = platform(topology.docker(), &RUNTIME.reference(), None).await?;
+/// check_binary("target/debug/my-service".as_ref(), &RUNTIME.reference(), &runtime, false)?;
+/// # Ok(()) }
+/// ```
 pub async fn platform(
     docker: &testcontainers::bollard::Docker,
     image: &str,
