@@ -97,9 +97,11 @@ impl Node {
         self.wait_ready().await
     }
 
-    /// Cuts the node off the run's network (its peers can no longer resolve or reach it).
+    /// Cuts the node off the run's network (its peers can no longer resolve or reach it, and
+    /// neither can the test process: its published ports go with it).
     pub async fn disconnect(&self) -> Result<()> {
-        self.topology
+        let done = self
+            .topology
             .docker()
             .disconnect_network(
                 self.topology.network(),
@@ -115,12 +117,16 @@ impl Node {
                     self.container_name.clone(),
                     source,
                 )
-            })
+            });
+        self.port_cache().clear();
+        done
     }
 
-    /// Puts a disconnected node back on the run's network, under its name.
+    /// Puts a disconnected node back on the run's network, under its name. The engine publishes
+    /// its ports again on new host ports: [`Node::host_port`] looks them up afresh.
     pub async fn reconnect(&self) -> Result<()> {
-        self.topology
+        let done = self
+            .topology
             .docker()
             .connect_network(
                 self.topology.network(),
@@ -139,6 +145,8 @@ impl Node {
                     self.container_name.clone(),
                     source,
                 )
-            })
+            });
+        self.port_cache().clear();
+        done
     }
 }
