@@ -45,8 +45,10 @@ pub enum BreakerValue {
 /// - `slow_answers_while_down`: outage phases whose p99 caller latency is over `patience`;
 /// - `slow_to_open`: 1 if no call was answered without the dependency within `open_within` of the
 ///   outage's start;
-/// - `not_closed_after_recovery`: 1 if a call invoked `recovery_grace` or later after the outage
-///   was not served by the dependency (a breaker stuck open fails users);
+/// - `not_closed_after_recovery`: 1 if more than `stuck_share` of the calls invoked
+///   `recovery_grace` or later after the outage were not served by the dependency (a breaker
+///   stuck open, or half-open for good, fails nearly every call; one slow call timing out on a
+///   loaded machine is not that);
 /// - `unserved_while_healthy`: calls before the outage that were not charged.
 ///
 /// Counted (exact for a given caller): `phase.<name>.calls` for `healthy`, every outage phase
@@ -63,8 +65,11 @@ pub struct BreakerChecker {
     pub patience: Duration,
     /// How soon after the outage starts the caller must answer without the dependency.
     pub open_within: Duration,
-    /// How soon after the outage ends the dependency must serve every call again.
+    /// How soon after the outage ends the dependency must serve calls again.
     pub recovery_grace: Duration,
+    /// Share of the calls after `recovery_grace` that may still go unserved (a call that timed
+    /// out under load) before the breaker counts as not closed.
+    pub stuck_share: f64,
 }
 
 impl Default for BreakerChecker {
@@ -75,6 +80,7 @@ impl Default for BreakerChecker {
             patience: Duration::from_secs(1),
             open_within: Duration::from_secs(1),
             recovery_grace: Duration::from_secs(2),
+            stuck_share: 0.1,
         }
     }
 }
@@ -221,14 +227,15 @@ impl Checker<BreakerOp, BreakerValue> for BreakerChecker {
             answer(c).is_some_and(|a| a.outcome == Outcome::Charged)
         };
         let unserved_healthy = healthy.iter().filter(|c| !charged(c)).count() as u64;
-        let stuck = match up {
+        let after_grace: Vec<_> = match up {
             Some(u) => recovered
                 .iter()
                 .filter(|c| c.start() >= u + self.recovery_grace)
-                .filter(|c| !charged(c))
-                .count() as u64,
-            None => 0,
+                .collect(),
+            None => Vec::new(),
         };
+        let unserved_late = after_grace.iter().filter(|c| !charged(c)).count();
+        let stuck = unserved_late as f64 > after_grace.len() as f64 * self.stuck_share;
         if up.is_none() {
             b = b.undecided("the outage was never healed: recovery not judged");
         }
@@ -240,11 +247,8 @@ impl Checker<BreakerOp, BreakerValue> for BreakerChecker {
         for c in healthy.iter().filter(|c| !charged(c)) {
             b = b.example("unserved_while_healthy", &ops_of(c));
         }
-        if let Some(u) = up {
-            for c in recovered
-                .iter()
-                .filter(|c| c.start() >= u + self.recovery_grace && !charged(c))
-            {
+        if stuck {
+            for c in after_grace.iter().filter(|c| !charged(c)) {
                 b = b.example("not_closed_after_recovery", &ops_of(c));
             }
         }
@@ -254,7 +258,7 @@ impl Checker<BreakerOp, BreakerValue> for BreakerChecker {
                 "slow_to_open",
                 u64::from(opened.is_none_or(|t| t > self.open_within)),
             )
-            .anomaly("not_closed_after_recovery", u64::from(stuck > 0))
+            .anomaly("not_closed_after_recovery", u64::from(stuck))
             .anomaly("unserved_while_healthy", unserved_healthy)
             .counted("phase.healthy.calls", healthy.len() as u64)
             .counted("phase.recovered.calls", recovered.len() as u64)
@@ -483,6 +487,33 @@ mod tests {
         };
         let r = Script::run(charged, opens, probing, in_time);
         assert_eq!(r.anomaly("not_closed_after_recovery"), Some(0));
+    }
+
+    #[test]
+    fn one_call_timing_out_after_recovery_is_no_stuck_breaker_but_a_broken_client_is() {
+        // A loaded machine: one call after the grace takes 317 ms and times out (seen with four
+        // suite runs on two cores); every other call is served.
+        let one_slow = |i| {
+            if i == 45 {
+                (317, Outcome::Fallback, true)
+            } else {
+                recovers(i)
+            }
+        };
+        let r = Script::run(charged, opens, probing, one_slow);
+        assert_eq!(r.anomaly("not_closed_after_recovery"), Some(0), "{r:?}");
+        assert_eq!(r.validity, Validity::Valid);
+        // A client whose pooled connections died with the outage: its calls reach the
+        // dependency's address and fail, long after the breaker closed.
+        let broken = |i| {
+            if i < 20 || i % 3 == 0 {
+                (250, Outcome::Failed, true)
+            } else {
+                charged(i)
+            }
+        };
+        let r = Script::run(charged, opens, probing, broken);
+        assert_eq!(r.anomaly("not_closed_after_recovery"), Some(1), "{r:?}");
     }
 
     #[test]
