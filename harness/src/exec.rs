@@ -45,17 +45,7 @@ pub(crate) async fn exec_in(
         .await
         .map_err(err)?;
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-    let started = docker
-        .start_exec(
-            &created.id,
-            Some(StartExecOptions {
-                detach: false,
-                tty: false,
-                output_capacity: None,
-            }),
-        )
-        .await
-        .map_err(err)?;
+    let started = start_attached(docker, &created.id).await.map_err(err)?;
     if let StartExecResults::Attached { mut output, .. } = started {
         while let Some(chunk) = output.next().await {
             match chunk.map_err(err)? {
@@ -82,4 +72,22 @@ pub(crate) async fn exec_in(
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
     })
+}
+
+/// Starts a created exec attached, without a TTY: its output stream, and its input when it was
+/// created with `attach_stdin`.
+pub(crate) async fn start_attached(
+    docker: &Docker,
+    exec_id: &str,
+) -> std::result::Result<StartExecResults, testcontainers::bollard::errors::Error> {
+    docker
+        .start_exec(
+            exec_id,
+            Some(StartExecOptions {
+                detach: false,
+                tty: false,
+                output_capacity: None,
+            }),
+        )
+        .await
 }

@@ -2,6 +2,7 @@
 //! in-process clocks for unit tests ([`Clock`], [`ManualClock`], [`SkewedClock`]), and time-zone
 //! names ([`validate_zone`]).
 
+mod agent;
 mod local;
 mod node;
 mod offset;

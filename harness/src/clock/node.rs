@@ -2,7 +2,7 @@
 //!
 //! A node started with [`NodeSpec::fake_clock`](crate::NodeSpec::fake_clock) runs its process with
 //! libfaketime preloaded and `FAKETIME_TIMESTAMP_FILE` pointing at a file the harness rewrites
-//! (as root, by exec, atomically by rename). `FAKETIME_NO_CACHE=1` makes the process read the file
+//! (as root, atomically by rename, through a shell kept open in the node: `agent.rs`). `FAKETIME_NO_CACHE=1` makes the process read the file
 //! on every time call, so a change is seen at once; `FAKETIME_DONT_FAKE_MONOTONIC=1` (unless
 //! [`FakeClock::fake_monotonic`]) leaves monotonic clocks real, so timeouts keep their length.
 //! `FAKETIME` itself is never set: it would win over the file.
@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use testcontainers::bollard::Docker;
 
+use super::agent::WriterSlot;
 use super::offset::drifted;
 use super::ClockOffset;
 use crate::error::{Error, Result};
@@ -119,6 +120,8 @@ impl FakeClock {
 pub(crate) struct ClockState {
     pub(crate) setup: FakeClock,
     requested: Mutex<Requested>,
+    /// The node's clock writer (shared with a drift's task).
+    writer: Arc<WriterSlot>,
 }
 
 #[derive(Debug, Default)]
@@ -158,6 +161,7 @@ impl ClockState {
         ClockState {
             setup,
             requested: Mutex::new(Requested::default()),
+            writer: Arc::default(),
         }
     }
 
@@ -235,6 +239,24 @@ async fn check_library(
     })
 }
 
+/// Puts `offset` in the node's timestamp file: through its clock writer, or by an exec of its
+/// own when the writer cannot be started or broke (a restarted container, a paused one).
+async fn write_offset(
+    writer: &WriterSlot,
+    docker: &Docker,
+    id: &str,
+    node: &str,
+    offset: ClockOffset,
+) -> Result<()> {
+    match writer.write(docker, id, &offset.faketime_spec()).await {
+        Ok(()) => Ok(()),
+        Err(why) => {
+            tracing::debug!("clock writer of {node}: {why}; writing by exec");
+            write_spec(docker, id, node, offset).await
+        }
+    }
+}
+
 async fn write_spec(docker: &Docker, id: &str, node: &str, offset: ClockOffset) -> Result<()> {
     let script = r#"printf '%s\n' "$1" > "$2.tmp" && chmod 0644 "$2.tmp" && mv -f "$2.tmp" "$2""#;
     let cmd = vec![
@@ -294,7 +316,8 @@ impl<'a> NodeClock<'a> {
         if let Some(d) = old {
             d.stop().await;
         }
-        write_spec(
+        write_offset(
+            &state.writer,
             self.node.topology().docker(),
             self.node.id(),
             self.node.name(),
@@ -349,6 +372,7 @@ impl<'a> NodeClock<'a> {
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = stop.clone();
         let docker = self.node.topology().docker().clone();
+        let writer = state.writer.clone();
         let (id, name) = (self.node.id().to_string(), self.node.name().to_string());
         let since = Instant::now();
         let task = tokio::spawn(async move {
@@ -359,7 +383,10 @@ impl<'a> NodeClock<'a> {
                     return;
                 }
                 let offset = drifted(start, rate, since.elapsed());
-                if write_spec(&docker, &id, &name, offset).await.is_err() {
+                if write_offset(&writer, &docker, &id, &name, offset)
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }

@@ -178,6 +178,25 @@ async fn postgres_and_a_service_follow_clock_changes_at_run_time() -> anyhow::Re
     );
     // The server kept running through every change: the postmaster never restarted.
     assert_eq!(started_at, postmaster_start(primary).await?);
+
+    // A restart ends the node's clock writer (the shell kept open in it); the next change still
+    // lands, and a quick walk of steps through the new writer ends where it was sent.
+    svc.restart().await?;
+    let base = format!("http://{}", svc.host_addr(8080).await?);
+    svc.clock().skew(Duration::from_secs(30)).await?;
+    assert_near(
+        "service +30 s after a restart",
+        service_offset(&http, &base).await?,
+        ClockOffset::ahead(Duration::from_secs(30)),
+    );
+    for minutes in 1..=40 {
+        svc.clock().skew(Duration::from_secs(60 * minutes)).await?;
+    }
+    assert_near(
+        "service after 40 steps",
+        service_offset(&http, &base).await?,
+        ClockOffset::ahead(Duration::from_secs(2400)),
+    );
     Ok(())
 }
 
