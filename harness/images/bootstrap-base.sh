@@ -131,6 +131,18 @@ import() {
   docker import "${changes[@]}" --message "$tool $suite minbase from $mirror" - "$tag"
 }
 
+# mmdebstrap unpacks the root file system into TMPDIR: in memory where a tmpfs allows it (exec
+# and device files, 2 GB free), it is quicker to fill, to pack and to remove than on disk.
+in_memory() {
+  local opts
+  opts=$(awk '$2 == "/dev/shm" && $3 == "tmpfs" { print $4 }' /proc/mounts 2>/dev/null | head -n1)
+  [[ -n $opts && ,$opts, != *,noexec,* && ,$opts, != *,nodev,* && -w /dev/shm ]] &&
+    (( $(df -Pk /dev/shm | awk 'NR == 2 { print $4 }') > 2000000 ))
+}
+if [[ -z ${TMPDIR:-} ]] && in_memory; then
+  export TMPDIR=/dev/shm
+fi
+
 echo "bootstrapping $suite from $mirror with $tool"
 if [[ $tool == mmdebstrap ]]; then
   mmdebstrap --variant=minbase --include=ca-certificates --mode=root --format=tar \

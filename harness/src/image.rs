@@ -25,6 +25,12 @@ use testcontainers::bollard::Docker;
 use crate::error::{Error, Result};
 
 mod base;
+mod build_container;
+mod build_log;
+mod dockerfile;
+mod one_container;
+
+use build_log::BuildLog;
 
 pub use base::{
     base_variables, bootstrap_base, bootstrap_hash, official_base, BASE_LABEL, OFFICIAL_BASE,
@@ -284,6 +290,10 @@ pub async fn ensure_logged(recipes: &[ImageRecipe], policy: BuildPolicy, log: &P
     }
     // One builder at a time across processes; whoever waited re-checks before building.
     let _lock = lock_builds().await?;
+    let stale = build_container::remove_leftovers(&docker).await?;
+    if stale > 0 {
+        tracing::info!("removed {stale} build container(s) left by a killed build");
+    }
     if let Some(parent) = log.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
             .map_err(|e| Error::io(format!("create {}", parent.display()), e))?;
@@ -360,11 +370,66 @@ pub(crate) async fn image_exists(docker: &Docker, reference: &str) -> Result<boo
     }
 }
 
-/// Builds one recipe on `base` with the classic builder (offline-safe: it never pulls a base that
-/// is present), appending its output to `log` and reporting each step through `tracing`.
+/// `SHAKEDOWN_BUILDER=docker-build` builds every recipe with `docker build` (the classic
+/// builder), as a way round the one-container build should it ever misbehave.
+pub const BUILDER_VARIABLE: &str = "SHAKEDOWN_BUILDER";
+
+pub use build_container::build_container_prefix;
+
+/// Builds one recipe on `base`, tagged [`ImageRecipe::reference`].
+///
+/// Where the recipe's Dockerfile allows (only `ARG`, one `FROM`, `RUN` in shell form, `COPY` of
+/// context files, `ENV`, `LABEL`, `USER`, `WORKDIR`, `EXPOSE`, `STOPSIGNAL`, `CMD`,
+/// `ENTRYPOINT`), it is built in one container: each `RUN` an exec, each `COPY` an upload, the
+/// whole configuration in one commit, so the image is one layer on its base. The classic builder
+/// makes a container and a commit per instruction, which costs seconds each on storage drivers
+/// without native diffs (fuse-overlayfs, vfs). Any other Dockerfile, or [`BUILDER_VARIABLE`], goes
+/// to `docker build` (offline-safe: it never pulls a base that is present). Output is appended to
+/// `log`, steps are reported through `tracing`.
 pub async fn build(recipe: &ImageRecipe, base: &str, log: &Path) -> Result<()> {
     let reference = recipe.reference();
     tracing::info!(image = %reference, "building image {reference} on {base}");
+    let labels = recipe_labels(recipe);
+    let forced = std::env::var(BUILDER_VARIABLE).is_ok_and(|v| v == "docker-build");
+    let why = match dockerfile::parse(recipe.dockerfile) {
+        _ if forced => format!("{BUILDER_VARIABLE}=docker-build"),
+        Ok(instructions) => {
+            let docker = crate::docker::client().await?;
+            match one_container::build(&docker, recipe, &instructions, base, &labels, log).await? {
+                one_container::Outcome::Built => {
+                    tracing::info!(image = %reference, "built {reference}");
+                    return Ok(());
+                }
+                one_container::Outcome::LeftToDockerBuild(why) => why,
+            }
+        }
+        Err(dockerfile::Unsupported(why)) => why,
+    };
+    tracing::debug!(image = %reference, "building {reference} with docker build: {why}");
+    docker_build(recipe, base, &labels, log).await
+}
+
+/// The labels every built image carries: its recipe's hash, its role, and the glibc of its
+/// Debian release where known.
+fn recipe_labels(recipe: &ImageRecipe) -> Vec<(String, String)> {
+    let mut labels = vec![
+        (RECIPE_LABEL.to_string(), recipe.recipe_hash()),
+        ("dev.shakedown.role".to_string(), recipe.role.to_string()),
+    ];
+    if let Some(v) = crate::binary::glibc_of(recipe.debian) {
+        labels.push((crate::binary::GLIBC_LABEL.to_string(), v.to_string()));
+    }
+    labels
+}
+
+/// Builds one recipe with the classic builder.
+async fn docker_build(
+    recipe: &ImageRecipe,
+    base: &str,
+    labels: &[(String, String)],
+    log: &Path,
+) -> Result<()> {
+    let reference = recipe.reference();
     let dir = tempdir(recipe.role)?;
     let write = |name: &str, body: &str| {
         let path = dir.path.join(name);
@@ -384,21 +449,10 @@ pub async fn build(recipe: &ImageRecipe, base: &str, log: &Path) -> Result<()> {
                 .iter()
                 .flat_map(|(k, v)| ["--build-arg".to_string(), format!("{k}={v}")]),
         )
-        .args([
-            "--label",
-            &format!("{RECIPE_LABEL}={}", recipe.recipe_hash()),
-        ])
-        .args(["--label", &format!("dev.shakedown.role={}", recipe.role)])
         .args(
-            crate::binary::glibc_of(recipe.debian)
-                .map(|v| {
-                    [
-                        "--label".to_string(),
-                        format!("{}={v}", crate::binary::GLIBC_LABEL),
-                    ]
-                })
-                .into_iter()
-                .flatten(),
+            labels
+                .iter()
+                .flat_map(|(k, v)| ["--label".to_string(), format!("{k}={v}")]),
         )
         .args(["-t", &reference])
         .arg(&dir.path);
@@ -429,40 +483,21 @@ pub(crate) async fn log_output(
     image: &str,
     log: &Path,
 ) -> std::result::Result<(), String> {
-    let image = image.to_string();
-    let image_tag = image.clone();
-    let log = log.to_path_buf();
+    let out = BuildLog::open(log, image).map_err(|e| e.to_string())?;
     tokio::task::spawn_blocking(move || {
-        use std::io::Write as _;
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .map_err(|e| format!("could not open the build log {}: {e}", log.display()))?;
-        let file = std::sync::Arc::new(std::sync::Mutex::new(file));
-        let append = {
-            let file = file.clone();
-            move |line: &str| {
-                if let Ok(mut f) = file.lock() {
-                    let _ = writeln!(f, "{line}");
-                }
-            }
-        };
-        append(&format!("=== {image}: {cmd:?}"));
-        // Several builds write here at once: each line says whose it is.
-        let append = move |line: &str| append(&format!("[{image_tag}] {line}"));
+        out.header(&format!("{cmd:?}"));
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("could not run {cmd:?}: {e}"))?;
         let stderr = child.stderr.take().expect("piped");
-        let err_append = append.clone();
+        let err_out = out.clone();
         let err_thread = std::thread::spawn(move || {
             BufReader::new(stderr)
                 .lines()
                 .map_while(|l| l.ok())
-                .inspect(|l| err_append(l))
+                .inspect(|l| err_out.line(l))
                 .collect::<Vec<_>>()
         });
         let mut tail: Vec<String> = Vec::new();
@@ -470,11 +505,10 @@ pub(crate) async fn log_output(
             .lines()
             .map_while(|l| l.ok())
         {
-            append(&line);
             if is_step(&line) {
-                tracing::info!(image = %image, "{line}");
+                out.step(&line);
             } else {
-                tracing::trace!(image = %image, "{line}");
+                out.line(&line);
             }
             tail.push(line);
             if tail.len() > 40 {

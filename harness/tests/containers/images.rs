@@ -3,19 +3,9 @@
 
 use std::process::Command;
 
+use crate::support::Images;
+
 use shakedown::image::{ensure, ensure_logged, BuildPolicy, ImageRecipe, RUNTIME};
-
-/// Removes the images it names when dropped (also while a failed assertion unwinds).
-struct Images(Vec<String>);
-
-impl Drop for Images {
-    fn drop(&mut self) {
-        let _ = Command::new("docker")
-            .args(["rmi", "--force"])
-            .args(&self.0)
-            .output();
-    }
-}
 
 const DOCKERFILE: &str = "ARG BASE=debian:bookworm-slim\nFROM ${BASE}\nCOPY marker /marker\n";
 

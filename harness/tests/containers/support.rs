@@ -41,3 +41,15 @@ impl Drop for RunGuard {
         }
     }
 }
+
+/// Removes the images it names when dropped (also while a failed assertion unwinds).
+pub struct Images(pub Vec<String>);
+
+impl Drop for Images {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["rmi", "--force"])
+            .args(&self.0)
+            .output();
+    }
+}
