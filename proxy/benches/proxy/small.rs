@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::sides::Side;
-use crate::{round_order, Bench, Result, Targets, PATHS};
+use crate::{round_order, Bench, Path, Result, Targets, PATHS};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -30,6 +30,9 @@ pub fn rtt(
     let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); PATHS.len()];
     let mut cpu: Vec<u64> = vec![0; PATHS.len()];
     let mut wall: Vec<Duration> = vec![Duration::ZERO; PATHS.len()];
+    // Each round's p50 per path: the paths of one round ran minutes apart at most, so their
+    // difference is paired against drift in the machine's speed over the run.
+    let mut round_p50: Vec<Vec<f64>> = vec![Vec::new(); PATHS.len()];
     for round in 0..rounds {
         for (i, p) in round_order(round) {
             let addr = targets.get(*p);
@@ -80,6 +83,9 @@ pub fn rtt(
             })?;
             cpu[i] += side.map_or(0, Side::cpu_ns) - before;
             wall[i] += round_start.elapsed();
+            let mut sorted = got.clone();
+            sorted.sort();
+            round_p50[i].push(percentile(&sorted, 0.5).as_secs_f64() * 1e6);
             samples[i].extend(got);
         }
     }
@@ -111,7 +117,34 @@ pub fn rtt(
             added99 * 1e6
         );
     }
+    paired(&round_p50, Path::Proxy, Path::Plain);
+    paired(&round_p50, Path::Proxy, Path::Splice);
     Ok(())
+}
+
+/// `a`'s p50 minus `b`'s, round by round: the median and the range over the rounds. A
+/// difference inside the range of the rounds is the machine's noise, not the relays'.
+fn paired(round_p50: &[Vec<f64>], a: Path, b: Path) {
+    let mut d: Vec<f64> = round_p50[a.index()]
+        .iter()
+        .zip(&round_p50[b.index()])
+        .map(|(x, y)| x - y)
+        .collect();
+    d.sort_by(f64::total_cmp);
+    let (Some(min), Some(max)) = (d.first(), d.last()) else {
+        return;
+    };
+    let better = d.iter().filter(|v| **v < 0.0).count();
+    println!(
+        "  {} minus {}, p50 per round: median {:+.1} µs, range {:+.1} to {:+.1} µs; {} lower in {better} of {} rounds",
+        a.name(),
+        b.name(),
+        d[d.len() / 2],
+        min,
+        max,
+        a.name(),
+        d.len()
+    );
 }
 
 fn rss_bytes() -> u64 {
