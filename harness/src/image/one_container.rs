@@ -84,6 +84,12 @@ impl State {
     }
 }
 
+/// How long the output of a `RUN` is still read after its command has exited.
+const OUTPUT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Kills every process in the build container but its PID 1 (and the shell itself).
+const ORPHANS: &str = "kill -KILL -1 2>/dev/null; true";
+
 /// What [`build`] did.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Outcome {
@@ -229,6 +235,12 @@ pub(super) async fn build(
                 run(docker, &container.id, cmd, &state, None, &out)
                     .await
                     .map_err(|e| fail(format!("RUN {cmd}: {e}")))?;
+                // A RUN's container ends with it, and so does whatever it left running (a
+                // daemon a package started): here too, so nothing writes into later steps or
+                // the commit. `kill -1` spares PID 1 (the container's `sleep`) and itself.
+                run(docker, &container.id, ORPHANS, &state, Some("0"), &out)
+                    .await
+                    .map_err(|e| fail(format!("stop what RUN {cmd} left running: {e}")))?;
             }
         }
     }
@@ -345,12 +357,32 @@ async fn run(
             .await
             .map_err(|e| e.to_string())?
     {
-        while let Some(chunk) = output.next().await {
-            match chunk.map_err(|e| e.to_string())? {
-                LogOutput::StdOut { message }
-                | LogOutput::StdErr { message }
-                | LogOutput::Console { message } => lines.feed(&message, out),
-                LogOutput::StdIn { .. } => {}
+        // The output ends when every process holding it has closed it: a background process
+        // the command started may hold it long after the command exited. So the exec is also
+        // watched, and the output given up a moment after the command's end.
+        let mut watch = tokio::time::interval(std::time::Duration::from_millis(250));
+        let mut ended: Option<std::time::Instant> = None;
+        loop {
+            tokio::select! {
+                chunk = output.next() => match chunk {
+                    None => break,
+                    Some(chunk) => match chunk.map_err(|e| e.to_string())? {
+                        LogOutput::StdOut { message }
+                        | LogOutput::StdErr { message }
+                        | LogOutput::Console { message } => lines.feed(&message, out),
+                        LogOutput::StdIn { .. } => {}
+                    },
+                },
+                _ = watch.tick() => match ended {
+                    Some(at) if at.elapsed() >= OUTPUT_GRACE => break,
+                    Some(_) => {}
+                    None => {
+                        let inspect = docker.inspect_exec(&exec.id).await.map_err(|e| e.to_string())?;
+                        if inspect.running == Some(false) {
+                            ended = Some(std::time::Instant::now());
+                        }
+                    }
+                },
             }
         }
     }

@@ -1,5 +1,5 @@
 //! The one-container build against `docker build`: the same recipe gives the same configuration
-//! and files either way; a failing `RUN` leaves no container and no image; a killed build's
+//! and files either way (and a process a `RUN` leaves running ends with it, as there); a failing `RUN` leaves no container and no image; a killed build's
 //! container is removed by the next build.
 
 use std::process::Command;
@@ -22,6 +22,10 @@ RUN mkdir -p "$APP_HOME/bin" "$APP_HOME/data" && echo "$GREETING $WHO" > /greeti
  && useradd --system --home-dir /opt/app app && chown app /opt/app/data
 COPY app.conf ${APP_HOME}/app.conf
 COPY app.conf extra.txt /etc/app/
+RUN sleep 300 &
+RUN n=0; for p in /proc/[0-9]*; do \
+      [ "$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null)" = "sleep 300 " ] && n=$((n + 1)); \
+    done; echo "left running: $n" > /background
 USER app
 WORKDIR /opt/app
 WORKDIR data
@@ -81,7 +85,7 @@ fn config(image: &str) -> serde_json::Value {
 fn files(image: &str) -> String {
     let script = "cd / && for f in /opt/app/app.conf /etc/app/app.conf /etc/app/extra.txt; do \
         echo \"$f $(stat -c '%U %a' $f) $(cat $f)\"; done; cat /greeting; \
-        cat /opt/app/data/ran-as; stat -c '%U' /opt/app/data/ran-as";
+        cat /opt/app/data/ran-as; stat -c '%U' /opt/app/data/ran-as; cat /background";
     let out = Command::new("docker")
         .args(["run", "--rm", "--entrypoint", "sh", image, "-c", script])
         .output()
@@ -150,7 +154,7 @@ async fn one_container_build_gives_what_docker_build_gives() -> anyhow::Result<(
         our_files,
         format!(
             "/opt/app/app.conf root 644 key = value\n/etc/app/app.conf root 644 key = value\n\
-             /etc/app/extra.txt root 644 pid {pid}\nhello world\napp\n/opt/app/data\napp\n"
+             /etc/app/extra.txt root 644 pid {pid}\nhello world\napp\n/opt/app/data\napp\nleft running: 0\n"
         )
     );
     assert_eq!(ours["User"], "app");
