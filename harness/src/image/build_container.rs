@@ -18,10 +18,6 @@ use crate::error::{Error, Result};
 /// The name prefix of this host's build containers (`shakedown-build-<host hash>-`): what a
 /// killed image build may leave behind, removed by the next build on this host.
 pub fn build_container_prefix() -> String {
-    host_prefix()
-}
-
-fn host_prefix() -> String {
     let host = hex::encode(&Sha256::digest(host_id().as_bytes())[..4]);
     format!("shakedown-build-{host}-")
 }
@@ -34,7 +30,7 @@ pub(super) fn container_name(reference: &str) -> String {
         .collect();
     format!(
         "{}{}-{image}",
-        host_prefix(),
+        build_container_prefix(),
         owner_token().replace(':', "-")
     )
 }
@@ -42,7 +38,7 @@ pub(super) fn container_name(reference: &str) -> String {
 /// Removes this host's build containers whose build process is gone (a killed build). Called
 /// under the build lock; returns how many it removed.
 pub(super) async fn remove_leftovers(docker: &Docker) -> Result<usize> {
-    let prefix = host_prefix();
+    let prefix = build_container_prefix();
     let filters: HashMap<&str, Vec<String>> = HashMap::from([("name", vec![prefix.clone()])]);
     let list = docker
         .list_containers(Some(
@@ -142,8 +138,8 @@ mod tests {
     #[test]
     fn build_containers_are_named_after_their_host_and_process() {
         let name = container_name("shakedown/postgres:17-abc");
-        assert!(name.starts_with(&host_prefix()), "{name}");
-        let rest = name.strip_prefix(&host_prefix()).unwrap();
+        assert!(name.starts_with(&build_container_prefix()), "{name}");
+        let rest = name.strip_prefix(&build_container_prefix()).unwrap();
         let mut parts = rest.splitn(3, '-');
         let token = format!("{}:{}", parts.next().unwrap(), parts.next().unwrap());
         assert_eq!(token, owner_token());
