@@ -36,7 +36,7 @@ clean *ARGS:
     {{shakedown}} clean {{ARGS}}
 
 # Print every benchmark's figures (each against its baseline, measured in the same run).
-bench: bench-pg bench-broker bench-proxy bench-clock
+bench: bench-pg bench-broker bench-proxy bench-clock bench-images
 
 # PostgreSQL: cluster start against a plain container, fresh databases.
 bench-pg:
@@ -45,6 +45,10 @@ bench-pg:
 # RabbitMQ: broker start against a plain container, messages/s through the fixture and lapin.
 bench-broker:
     cargo bench -p shakedown-fixtures --bench broker
+
+# Images from nothing against `docker build` (removes the images and bases first, leaves them current).
+bench-images:
+    cargo bench -p shakedown-fixtures --bench images
 
 # The fault proxy: throughput and added round trip against plain relays.
 bench-proxy:
