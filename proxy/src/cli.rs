@@ -156,8 +156,11 @@ mod tests {
 
     #[tokio::test]
     async fn bad_config_file_is_a_clear_error() {
-        let dir = std::env::temp_dir().join(format!("shakedown-proxy-cli-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix("shakedown-proxy-cli-")
+            .tempdir()
+            .unwrap();
+        let dir = tmp.path();
         let bad = dir.join("bad.json");
         std::fs::write(&bad, b"{\"name\": 1").unwrap();
         let err = start(&args(0, Some(bad.clone())))
